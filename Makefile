@@ -1,0 +1,156 @@
+# ANOSIP — the one entry point: build, test, demo, bench, fuzz.
+#
+#   make            build build/anosip (optimised)
+#   make test       unit + integration tests under ASan/UBSan
+#   make demo       start a small network on loopback and show messages crossing it
+#   make bench      benchmarks, numbers into docs/benchmarks.md
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS each
+#   make ASAN=1     the sanitizer build as the main build
+#   make V=1        show every command
+#
+# Every target first makes sure the Debian packages are there
+# (scripts/install-deps.sh installs what is missing).
+
+PARTS      := util keys topo link node router cli
+LIB_PARTS  := util keys topo link node router
+PROTOS     := $(wildcard proto/*.proto)
+
+ifeq ($(ASAN),1)
+BUILD      ?= build/asan
+else
+BUILD      ?= build
+endif
+
+CC         ?= cc
+PKGS       := libsodium libuv libprotobuf-c inih sqlite3
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS))
+
+WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+              -Wno-unused-parameter
+CSTD       := -std=c17 -D_GNU_SOURCE
+OPT        := -O2 -g
+ifeq ($(ASAN),1)
+OPT        := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=undefined
+LDSAN      := -fsanitize=address,undefined
+endif
+
+GEN        := $(BUILD)/gen
+CPPFLAGS   += -I. -I$(GEN)
+CFLAGS_ALL  = $(CSTD) $(OPT) $(WARN) $(PKG_CFLAGS) $(CPPFLAGS) -MMD -MP
+LDFLAGS_ALL = $(LDSAN) $(PKG_LIBS) -lm
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+PROTO_C    := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
+PROTO_H    := $(PROTO_C:.c=.h)
+PROTO_O    := $(PROTO_C:$(GEN)/%.c=$(BUILD)/gen/%.o)
+
+LIB_SRC    := $(foreach p,$(LIB_PARTS),$(wildcard $(p)/*.c))
+LIB_O      := $(LIB_SRC:%.c=$(BUILD)/%.o) $(PROTO_O)
+CLI_SRC    := $(wildcard cli/*.c)
+CLI_O      := $(CLI_SRC:%.c=$(BUILD)/%.o)
+LIB        := $(BUILD)/libanosip.a
+BIN        := $(BUILD)/anosip
+
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+UNIT_O     := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN   := $(BUILD)/tests/unit-tests
+
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_BIN  := $(BUILD)/bench/anosip-bench
+
+.PHONY: all deps test unit integration demo bench fuzz fuzz-build clean format format-check layout-check
+
+all: $(BIN)
+
+# Generated code is kept between runs, not treated as intermediate.
+.SECONDARY: $(PROTO_C) $(PROTO_H)
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/install-deps.sh
+	$(Q)scripts/install-deps.sh
+	$(Q)mkdir -p $(@D) && touch $@
+
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto | $(DEPS_STAMP)
+	@mkdir -p $(GEN)
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --proto_path=proto --c_out=$(GEN) $<
+
+# Generated protobuf code is not ours to hold to -Wextra.
+$(BUILD)/gen/%.o: $(GEN)/%.c | $(PROTO_H)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CSTD) $(OPT) $(PKG_CFLAGS) -I$(GEN) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.c | $(PROTO_H) $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_O)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(CLI_O) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(OPT) -o $@ $(CLI_O) $(LIB) $(LDFLAGS_ALL)
+
+$(UNIT_BIN): $(UNIT_O) $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(OPT) -o $@ $(UNIT_O) $(LIB) $(LDFLAGS_ALL) $(shell pkg-config --libs cmocka)
+
+# --- tests: always the sanitizer build -----------------------------------
+test: $(DEPS_STAMP)
+	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip build/asan/tests/unit-tests
+	$(Q)$(MAKE) --no-print-directory layout-check
+	$(Q)tests/run-all.sh build/asan
+
+unit: $(DEPS_STAMP)
+	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/tests/unit-tests
+	$(Q)build/asan/tests/unit-tests
+
+integration: $(DEPS_STAMP)
+	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip
+	$(Q)tests/run-all.sh build/asan integration
+
+layout-check:
+	$(Q)scripts/check-layout.sh
+
+# --- demo ------------------------------------------------------------------
+demo: $(BIN)
+	$(Q)scripts/demo.sh $(BIN)
+
+# --- bench -----------------------------------------------------------------
+$(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(OPT) -o $@ $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB) $(LDFLAGS_ALL)
+
+bench: $(BIN) $(BENCH_BIN)
+	$(Q)scripts/bench.sh $(BUILD)
+
+# --- fuzz (clang libFuzzer) ------------------------------------------------
+FUZZ_SECONDS ?= 20
+
+fuzz-build: $(DEPS_STAMP)
+	$(Q)scripts/fuzz.sh build
+
+fuzz: $(DEPS_STAMP)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh run
+
+format:
+	$(Q)clang-format -i $(foreach p,$(PARTS) tests bench,$(wildcard $(p)/*.[ch] $(p)/*/*.[ch]))
+
+format-check:
+	$(Q)clang-format --dry-run -Werror $(foreach p,$(PARTS) tests bench,$(wildcard $(p)/*.[ch] $(p)/*/*.[ch]))
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

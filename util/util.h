@@ -1,0 +1,56 @@
+/* util: logging, hex, file and address helpers shared by every part. */
+#ifndef ANOSIP_UTIL_H
+#define ANOSIP_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Where log lines go and which are shown; the default is stderr at INFO.
+ * Every line carries a timestamp and the program's tag (e.g. the node id). */
+void log_setup(const char *tag, enum log_level level);
+int log_level_parse(const char *name, enum log_level *out);
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* A limiter so a flood of bad input cannot flood the log: at most `burst`
+ * lines per second pass; log_ratelimit_ok() says whether this one may. */
+struct log_ratelimit {
+	uint64_t window_start_ms;
+	unsigned count;
+	unsigned burst;
+	unsigned suppressed;
+};
+int log_ratelimit_ok(struct log_ratelimit *rl);
+
+/* Hex encoding; util_hex_decode returns 0 only if `hex` is exactly
+ * 2*out_len hex digits. */
+void util_hex_encode(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
+int util_hex_decode(const char *hex, uint8_t *out, size_t out_len);
+
+/* Reads a whole file of at most max_len bytes. On success *out is a
+ * malloc'd buffer the caller frees (a NUL follows the data, not counted). */
+int util_read_file(const char *path, size_t max_len, uint8_t **out, size_t *out_len);
+
+/* Writes a file atomically (temporary file + rename) with the given mode. */
+int util_write_file(const char *path, const void *data, size_t len, unsigned mode);
+
+/* Parses "a.b.c.d:port" or "[v6]:port" into a sockaddr_storage. */
+int util_parse_address(const char *text, struct sockaddr_storage *out);
+
+/* Monotonic clock in milliseconds and nanoseconds; wall clock in ms. */
+uint64_t util_now_ms(void);
+uint64_t util_now_ns(void);
+uint64_t util_wall_ms(void);
+
+/* Node ids: 1..31 of [a-z0-9._-]. Used for directory ids everywhere. */
+#define UTIL_ID_MAX 31
+int util_id_valid(const char *id);
+
+#endif

@@ -24,7 +24,9 @@ static uint8_t *signed_bytes(const uint8_t *body, size_t len, size_t *out_len)
 	if (!m)
 		return NULL;
 	memcpy(m, directory_context, ctx);
-	memcpy(m + ctx, body, len);
+	/* An empty body decodes as NULL, and memcpy from NULL is undefined even for 0 bytes. */
+	if (len)
+		memcpy(m + ctx, body, len);
 	*out_len = ctx + len;
 	return m;
 }

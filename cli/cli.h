@@ -1,0 +1,21 @@
+/* cli: the `anosip` binary's subcommands (one table in main.c). */
+#ifndef ANOSIP_CLI_H
+#define ANOSIP_CLI_H
+
+#include <stddef.h>
+
+int cmd_keygen(int argc, char **argv);
+int cmd_directory(int argc, char **argv);
+int cmd_node(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
+int cmd_testbed(int argc, char **argv);
+
+/* Sends one command line to a control socket and reads the whole reply.
+ * *reply is malloc'd (NUL-terminated), the caller frees it. Returns 0 or
+ * -errno (-ETIMEDOUT when timeout_ms passes). */
+int ctl_request(const char *socket_path, const char *command, int timeout_ms, char **reply);
+
+/* Path of the running binary, for spawning nodes. */
+int cli_self_path(char *out, size_t len);
+
+#endif

@@ -1,0 +1,519 @@
+/* Links to tree neighbours: dialing, accepting, the handshake on the wire,
+ * frames in and out, keep-alives, reconnection with backoff, queue bounds. */
+#include "node/node_private.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct write_req {
+	uv_write_t req;
+	size_t len;
+	uint8_t data[];
+};
+
+struct peer *links_peer(struct node *n, int index)
+{
+	for (int i = 0; i < n->n_peers; i++)
+		if (n->peers[i].index == index)
+			return &n->peers[i];
+	return NULL;
+}
+
+static const char *peer_name(struct node *n, const struct peer *p)
+{
+	return p ? n->topo->nodes[p->index].id : "(unidentified)";
+}
+
+void links_count_drop(struct node *n, struct peer *p, enum node_drop reason, const char *detail)
+{
+	n->counters.drops[reason]++;
+	if (p)
+		p->counters.drops[reason]++;
+	if (log_ratelimit_ok(&n->drop_log))
+		log_warn("drop %s from %s%s%s", node_drop_name(reason), peer_name(n, p),
+			 detail ? ": " : "", detail ? detail : "");
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	free(c);
+}
+
+static void pending_remove(struct node *n, struct conn *c)
+{
+	for (struct conn **pp = &n->pending; *pp; pp = &(*pp)->next_pending) {
+		if (*pp == c) {
+			*pp = c->next_pending;
+			n->n_pending--;
+			return;
+		}
+	}
+}
+
+static void schedule_reconnect(struct node *n, struct peer *p)
+{
+	uint64_t now = util_now_ms();
+	/* Jitter of up to a quarter keeps restarted neighbours from dialing in
+	 * lock step. */
+	unsigned jitter = p->backoff_ms / 4 ? randombytes_uniform(p->backoff_ms / 4 + 1) : 0;
+	p->next_attempt_ms = now + p->backoff_ms + jitter;
+	p->backoff_ms *= 2;
+	if (p->backoff_ms > n->cfg.reconnect_max_ms)
+		p->backoff_ms = n->cfg.reconnect_max_ms;
+}
+
+/* Closes a connection; a reason >= 0 is counted as a drop. */
+static void conn_close(struct conn *c, int reason, const char *detail)
+{
+	struct node *n = c->node;
+	if (c->closing)
+		return;
+	c->closing = 1;
+	struct peer *p = c->peer;
+	if (reason >= 0)
+		links_count_drop(n, p, (enum node_drop)reason, detail);
+	if (p && p->conn == c) {
+		p->conn = NULL;
+		if (p->state == PEER_UP)
+			log_info("link to %s down", peer_name(n, p));
+		p->state = PEER_DOWN;
+		if (p->dialer)
+			schedule_reconnect(n, p);
+	}
+	if (!c->initiator && !c->handshake_done)
+		pending_remove(n, c);
+	link_handshake_wipe(&c->hs);
+	link_session_wipe(&c->session);
+	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+static void on_write_done(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+	(void)status; /* a failed write shows up as a read error and closes */
+	free(w);
+}
+
+/* Writes bytes in order; tries without copying first. */
+static int conn_write(struct conn *c, const uint8_t *data, size_t len)
+{
+	uv_stream_t *s = (uv_stream_t *)&c->tcp;
+	size_t done = 0;
+	if (uv_stream_get_write_queue_size(s) == 0) {
+		uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+		int w = uv_try_write(s, &b, 1);
+		if (w >= 0)
+			done = (size_t)w;
+		else if (w != UV_EAGAIN)
+			return w;
+	}
+	if (done == len)
+		return 0;
+	struct write_req *wr = malloc(sizeof(*wr) + len - done);
+	if (!wr)
+		return -ENOMEM;
+	wr->len = len - done;
+	memcpy(wr->data, data + done, len - done);
+	uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)wr->len);
+	int rc = uv_write(&wr->req, s, &b, 1, on_write_done);
+	if (rc < 0)
+		free(wr);
+	return rc;
+}
+
+static void count_out(struct node *n, struct peer *p, size_t bytes)
+{
+	size_t frames = bytes / LINK_FRAME_SIZE;
+	n->counters.frames_out += frames;
+	n->counters.bytes_out += bytes;
+	if (p) {
+		p->counters.frames_out += frames;
+		p->counters.bytes_out += bytes;
+		p->last_tx_ms = util_now_ms();
+	}
+}
+
+static int send_frame(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
+{
+	count_out(c->node, c->peer, LINK_FRAME_SIZE);
+	return conn_write(c, frame, LINK_FRAME_SIZE);
+}
+
+int node_send(struct node *n, int neighbour, const Anosip__V1__LinkMessage *msg)
+{
+	struct peer *p = links_peer(n, neighbour);
+	if (!p || p->state != PEER_UP || !p->conn) {
+		links_count_drop(n, p, NODE_DROP_NO_LINK, NULL);
+		return -ENOTCONN;
+	}
+	size_t len = anosip__v1__link_message__get_packed_size(msg);
+	if (len > LINK_MESSAGE_MAX)
+		return -EMSGSIZE;
+	size_t wire = link_frames_for(len) * LINK_FRAME_SIZE;
+	uv_stream_t *s = (uv_stream_t *)&p->conn->tcp;
+	if (uv_stream_get_write_queue_size(s) + wire > n->cfg.max_queue_bytes) {
+		links_count_drop(n, p, NODE_DROP_QUEUE_FULL, NULL);
+		return -ENOBUFS;
+	}
+	anosip__v1__link_message__pack(msg, n->message_buffer);
+	long sealed = link_seal_message(&p->conn->session, n->message_buffer, len,
+					n->sealed_buffer, sizeof(n->sealed_buffer));
+	if (sealed < 0)
+		return -EMSGSIZE;
+	n->counters.messages_out++;
+	p->counters.messages_out++;
+	count_out(n, p, (size_t)sealed);
+	int rc = conn_write(p->conn, n->sealed_buffer, (size_t)sealed);
+	if (rc < 0) {
+		conn_close(p->conn, -1, NULL);
+		return -ENOTCONN;
+	}
+	return 0;
+}
+
+int node_link_up(const struct node *n, int neighbour)
+{
+	for (int i = 0; i < n->n_peers; i++)
+		if (n->peers[i].index == neighbour)
+			return n->peers[i].state == PEER_UP;
+	return 0;
+}
+
+size_t node_link_queued(const struct node *n, int neighbour)
+{
+	for (int i = 0; i < n->n_peers; i++)
+		if (n->peers[i].index == neighbour && n->peers[i].conn &&
+		    n->peers[i].state == PEER_UP)
+			return uv_stream_get_write_queue_size(
+				(const uv_stream_t *)&n->peers[i].conn->tcp);
+	return 0;
+}
+
+static void link_up(struct conn *c, struct peer *p)
+{
+	struct node *n = c->node;
+	if (p->conn && p->conn != c) {
+		/* The neighbour dialed again: it restarted or lost the old
+		 * connection. The newest authenticated connection wins. */
+		log_info("link to %s replaced by a new connection", peer_name(n, p));
+		struct conn *old = p->conn;
+		p->conn = NULL;
+		old->peer = NULL;
+		conn_close(old, -1, NULL);
+	}
+	c->peer = p;
+	c->handshake_done = 1;
+	p->conn = c;
+	p->state = PEER_UP;
+	p->backoff_ms = n->cfg.reconnect_min_ms;
+	p->last_rx_ms = p->last_tx_ms = p->up_since_ms = util_now_ms();
+	n->counters.handshakes_ok++;
+	p->counters.handshakes_ok++;
+	if (p->ever_up) {
+		n->counters.reconnects++;
+		p->counters.reconnects++;
+	}
+	p->ever_up = 1;
+	log_info("link to %s up (%s)", peer_name(n, p), c->initiator ? "dialed" : "accepted");
+}
+
+static int handshake_drop_reason(int err)
+{
+	switch (err) {
+	case LINK_ERR_UNKNOWN_PEER:
+	case LINK_ERR_WRONG_PEER:
+		return NODE_DROP_UNKNOWN_PEER;
+	case LINK_ERR_BAD_SIGNATURE:
+		return NODE_DROP_BAD_SIGNATURE;
+	default:
+		return NODE_DROP_HANDSHAKE;
+	}
+}
+
+static void handshake_step(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
+{
+	struct node *n = c->node;
+	uint8_t out[LINK_FRAME_SIZE];
+	int rc;
+	if (!c->initiator && c->hs.step == 0) {
+		rc = link_handshake_read_1(&c->hs, frame);
+		if (rc == 0)
+			rc = link_handshake_write_2(&c->hs, out);
+		if (rc == 0)
+			send_frame(c, out);
+	} else if (!c->initiator) {
+		rc = link_handshake_read_3(&c->hs, frame);
+		if (rc == 0)
+			rc = link_handshake_finish(&c->hs, &c->session);
+		if (rc == 0) {
+			pending_remove(n, c);
+			struct peer *p = links_peer(n, topo_find(n->topo, c->hs.peer_id));
+			link_up(c, p);
+		}
+	} else {
+		rc = link_handshake_read_2(&c->hs, frame);
+		if (rc == 0)
+			rc = link_handshake_write_3(&c->hs, out);
+		if (rc == 0) {
+			send_frame(c, out);
+			rc = link_handshake_finish(&c->hs, &c->session);
+		}
+		if (rc == 0)
+			link_up(c, c->peer);
+	}
+	if (rc < 0) {
+		n->counters.handshakes_failed++;
+		char detail[96];
+		snprintf(detail, sizeof(detail), "handshake: %s%s%s", link_strerror(rc),
+			 c->hs.peer_id[0] ? ", claimed id " : "", c->hs.peer_id);
+		conn_close(c, handshake_drop_reason(rc), detail);
+	}
+}
+
+static void data_frame(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
+{
+	const uint8_t *msg;
+	size_t len;
+	int rc = link_open_frame(&c->session, frame, &msg, &len);
+	if (rc < 0) {
+		int reason = rc == LINK_ERR_AUTH	  ? NODE_DROP_FRAME_AUTH
+			     : rc == LINK_ERR_OVERSIZE ? NODE_DROP_OVERSIZE
+						       : NODE_DROP_FRAME_FORMAT;
+		conn_close(c, reason, link_strerror(rc));
+		return;
+	}
+	if (rc == 1)
+		node_dispatch(c->node, c->peer, msg, len);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	buf->base = (char *)c->node->read_buffer;
+	buf->len = sizeof(c->node->read_buffer);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+	struct node *n = c->node;
+	if (nread < 0) {
+		if (c->partial_len)
+			conn_close(c, NODE_DROP_TRUNCATED, NULL);
+		else
+			conn_close(c, -1, NULL);
+		return;
+	}
+	const uint8_t *data = (const uint8_t *)buf->base;
+	size_t left = (size_t)nread;
+	n->counters.bytes_in += left;
+	if (c->peer) {
+		c->peer->counters.bytes_in += left;
+		c->peer->last_rx_ms = util_now_ms();
+	}
+	while (left > 0 && !c->closing) {
+		const uint8_t *frame;
+		if (c->partial_len == 0 && left >= LINK_FRAME_SIZE) {
+			frame = data;
+			data += LINK_FRAME_SIZE;
+			left -= LINK_FRAME_SIZE;
+		} else {
+			size_t take = LINK_FRAME_SIZE - c->partial_len;
+			if (take > left)
+				take = left;
+			memcpy(c->partial + c->partial_len, data, take);
+			c->partial_len += take;
+			data += take;
+			left -= take;
+			if (c->partial_len < LINK_FRAME_SIZE)
+				break;
+			c->partial_len = 0;
+			frame = c->partial;
+		}
+		n->counters.frames_in++;
+		if (c->peer)
+			c->peer->counters.frames_in++;
+		if (c->handshake_done)
+			data_frame(c, frame);
+		else
+			handshake_step(c, frame);
+	}
+}
+
+static struct conn *conn_new(struct node *n, int initiator)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->node = n;
+	c->initiator = initiator;
+	c->started_ms = util_now_ms();
+	uv_tcp_init(&n->loop, &c->tcp);
+	uv_tcp_nodelay(&c->tcp, 1);
+	c->tcp.data = c;
+	return c;
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct conn *c = req->data;
+	if (status == UV_ECANCELED || c->closing)
+		return;
+	struct node *n = c->node;
+	if (status < 0) {
+		n->counters.connect_failures++;
+		c->peer->counters.connect_failures++;
+		log_debug("dial %s: %s", peer_name(n, c->peer), uv_strerror(status));
+		conn_close(c, -1, NULL);
+		return;
+	}
+	c->peer->state = PEER_HANDSHAKE;
+	uint8_t out[LINK_FRAME_SIZE];
+	link_handshake_write_1(&c->hs, out);
+	if (send_frame(c, out) < 0 ||
+	    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
+		conn_close(c, -1, NULL);
+}
+
+static void dial(struct node *n, struct peer *p)
+{
+	const struct topo_node *t = &n->topo->nodes[p->index];
+	struct sockaddr_storage addr;
+	if (util_parse_address(t->address, &addr) < 0)
+		return; /* the directory was checked on load */
+	struct conn *c = conn_new(n, 1);
+	if (!c)
+		return;
+	c->peer = p;
+	p->conn = c;
+	p->state = PEER_CONNECTING;
+	link_handshake_initiator(&c->hs, &n->keys, n->cfg.id, t->id, t->keys.sign);
+	c->connect_req.data = c;
+	int rc = uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&addr, on_connect);
+	if (rc < 0) {
+		n->counters.connect_failures++;
+		conn_close(c, -1, NULL);
+	}
+}
+
+/* The responder's check on an initiator: a directory node that is one of
+ * our neighbours and is the side that dials us. */
+static int accept_lookup(void *ctx, const char *id, uint8_t sign_public[32])
+{
+	struct node *n = ctx;
+	int index = topo_find(n->topo, id);
+	struct peer *p = index >= 0 ? links_peer(n, index) : NULL;
+	if (!p || p->dialer)
+		return -1;
+	memcpy(sign_public, n->topo->nodes[index].keys.sign, 32);
+	return 0;
+}
+
+static void on_incoming(uv_stream_t *server, int status)
+{
+	struct node *n = server->data;
+	if (status < 0)
+		return;
+	struct conn *c = conn_new(n, 0);
+	if (!c)
+		return;
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+		conn_close(c, -1, NULL);
+		return;
+	}
+	if (n->n_pending >= n->cfg.max_pending_handshakes) {
+		conn_close(c, NODE_DROP_TOO_MANY_PENDING, NULL);
+		return;
+	}
+	c->next_pending = n->pending;
+	n->pending = c;
+	n->n_pending++;
+	link_handshake_responder(&c->hs, &n->keys, n->cfg.id, accept_lookup, n, 0);
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
+		conn_close(c, -1, NULL);
+}
+
+int links_start(struct node *n)
+{
+	int neighbours[TOPO_MAX_NODES < 4096 ? TOPO_MAX_NODES : 4096];
+	int count = topo_neighbours(n->topo, n->self, neighbours, 4096);
+	n->peers = calloc((size_t)(count ? count : 1), sizeof(*n->peers));
+	if (!n->peers)
+		return -ENOMEM;
+	n->n_peers = count;
+	for (int i = 0; i < count; i++) {
+		struct peer *p = &n->peers[i];
+		p->index = neighbours[i];
+		p->dialer = topo_dials(n->topo, n->self, p->index);
+		p->backoff_ms = n->cfg.reconnect_min_ms;
+	}
+
+	const char *listen = n->cfg.listen[0] ? n->cfg.listen : n->topo->nodes[n->self].address;
+	struct sockaddr_storage addr;
+	int rc = util_parse_address(listen, &addr);
+	if (rc < 0)
+		return rc;
+	uv_tcp_init(&n->loop, &n->listener);
+	n->listener.data = n;
+	rc = uv_tcp_bind(&n->listener, (struct sockaddr *)&addr, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&n->listener, 128, on_incoming);
+	if (rc < 0) {
+		log_error("%s: cannot listen on %s: %s", n->cfg.path, listen, uv_strerror(rc));
+		uv_close((uv_handle_t *)&n->listener, NULL);
+		return rc;
+	}
+	return 0;
+}
+
+static void check_handshake_timeout(struct node *n, struct conn *c, uint64_t now)
+{
+	if (!c->handshake_done && now - c->started_ms > n->cfg.handshake_timeout_ms)
+		conn_close(c, NODE_DROP_HANDSHAKE_TIMEOUT, NULL);
+}
+
+void links_tick(struct node *n, uint64_t now)
+{
+	for (struct conn *c = n->pending, *next; c; c = next) {
+		next = c->next_pending;
+		check_handshake_timeout(n, c, now);
+	}
+	for (int i = 0; i < n->n_peers; i++) {
+		struct peer *p = &n->peers[i];
+		if (p->conn && p->state != PEER_UP) {
+			check_handshake_timeout(n, p->conn, now);
+		} else if (p->state == PEER_UP) {
+			if (now - p->last_rx_ms > n->cfg.dead_ms) {
+				conn_close(p->conn, NODE_DROP_PEER_SILENT, NULL);
+			} else if (now - p->last_tx_ms >= n->cfg.keepalive_ms) {
+				Anosip__V1__Keepalive ka = ANOSIP__V1__KEEPALIVE__INIT;
+				Anosip__V1__LinkMessage m = ANOSIP__V1__LINK_MESSAGE__INIT;
+				ka.sequence = ++p->keepalive_seq;
+				m.body_case = ANOSIP__V1__LINK_MESSAGE__BODY_KEEPALIVE;
+				m.keepalive = &ka;
+				node_send(n, p->index, &m);
+			}
+		}
+		if (p->dialer && !p->conn && !n->stopping && now >= p->next_attempt_ms)
+			dial(n, p);
+	}
+}
+
+void links_close_all(struct node *n)
+{
+	for (int i = 0; i < n->n_peers; i++)
+		if (n->peers[i].conn)
+			conn_close(n->peers[i].conn, -1, NULL);
+	while (n->pending)
+		conn_close(n->pending, -1, NULL);
+	uv_close((uv_handle_t *)&n->listener, NULL);
+}
+
+void links_reject(struct node *n, struct peer *p, enum node_drop reason)
+{
+	if (p && p->conn)
+		conn_close(p->conn, (int)reason, NULL);
+}

@@ -1,0 +1,241 @@
+/* The node's life: load config, keys and directory; run the loop; dispatch
+ * link messages to modules; shut down cleanly on SIGINT/SIGTERM. */
+#include "node/node_private.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const drop_names[NODE_DROP_COUNT] = {
+	[NODE_DROP_FRAME_AUTH] = "frame_auth",
+	[NODE_DROP_FRAME_FORMAT] = "frame_format",
+	[NODE_DROP_OVERSIZE] = "oversize",
+	[NODE_DROP_TRUNCATED] = "truncated",
+	[NODE_DROP_DECODE] = "decode",
+	[NODE_DROP_UNKNOWN_MESSAGE] = "unknown_message",
+	[NODE_DROP_HANDSHAKE] = "handshake",
+	[NODE_DROP_HANDSHAKE_TIMEOUT] = "handshake_timeout",
+	[NODE_DROP_UNKNOWN_PEER] = "unknown_peer",
+	[NODE_DROP_BAD_SIGNATURE] = "bad_signature",
+	[NODE_DROP_TOO_MANY_PENDING] = "too_many_pending",
+	[NODE_DROP_PEER_SILENT] = "peer_silent",
+	[NODE_DROP_QUEUE_FULL] = "queue_full",
+	[NODE_DROP_NO_LINK] = "no_link",
+	[NODE_DROP_HOP_LIMIT] = "hop_limit",
+	[NODE_DROP_NO_ROUTE] = "no_route",
+	[NODE_DROP_SEALED] = "sealed",
+	[NODE_DROP_REPLAY] = "replay",
+};
+
+const char *node_drop_name(enum node_drop reason)
+{
+	return (unsigned)reason < NODE_DROP_COUNT ? drop_names[reason] : "?";
+}
+
+uv_loop_t *node_loop(struct node *n)
+{
+	return &n->loop;
+}
+
+const struct topo *node_topo(const struct node *n)
+{
+	return n->topo;
+}
+
+int node_self(const struct node *n)
+{
+	return n->self;
+}
+
+const struct keys_pair *node_keys(const struct node *n)
+{
+	return &n->keys;
+}
+
+const struct node_config *node_config(const struct node *n)
+{
+	return &n->cfg;
+}
+
+void node_count_drop(struct node *n, enum node_drop reason)
+{
+	links_count_drop(n, NULL, reason, NULL);
+}
+
+void node_dispatch(struct node *n, struct peer *from, const uint8_t *msg, size_t len)
+{
+	n->counters.messages_in++;
+	from->counters.messages_in++;
+	Anosip__V1__LinkMessage *m = anosip__v1__link_message__unpack(NULL, len, msg);
+	if (!m) {
+		links_reject(n, from, NODE_DROP_DECODE);
+		return;
+	}
+	switch (m->body_case) {
+	case ANOSIP__V1__LINK_MESSAGE__BODY_KEEPALIVE:
+		break;
+	case ANOSIP__V1__LINK_MESSAGE__BODY_DISCARD:
+		n->counters.discard_in++;
+		break;
+	case ANOSIP__V1__LINK_MESSAGE__BODY__NOT_SET:
+		/* A newer peer's message type: counted, the link stays. */
+		links_count_drop(n, from, NODE_DROP_UNKNOWN_MESSAGE, NULL);
+		break;
+	default:
+		for (size_t i = 0; i < n->n_modules; i++)
+			if (n->modules[i]->on_message)
+				n->modules[i]->on_message(n->module_state[i], from->index, m);
+		break;
+	}
+	anosip__v1__link_message__free_unpacked(m, NULL);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct node *n = t->data;
+	links_tick(n, util_now_ms());
+}
+
+static void shutdown_node(struct node *n)
+{
+	if (n->stopping)
+		return;
+	n->stopping = 1;
+	log_info("shutting down");
+	for (size_t i = n->n_modules; i-- > 0;)
+		if (n->modules[i]->stop && n->module_state[i])
+			n->modules[i]->stop(n->module_state[i]);
+	links_close_all(n);
+	control_close(n);
+	uv_close((uv_handle_t *)&n->tick, NULL);
+	uv_close((uv_handle_t *)&n->sigint, NULL);
+	uv_close((uv_handle_t *)&n->sigterm, NULL);
+	uv_close((uv_handle_t *)&n->flood_idle, NULL);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	shutdown_node(s->data);
+}
+
+static int load_identity(struct node *n)
+{
+	char err[512];
+	struct keys_public authority;
+	int rc = keys_load_secret(n->cfg.key_path, &n->keys);
+	if (rc < 0) {
+		log_error("%s: cannot load key: %s", n->cfg.key_path,
+			  rc == -EPERM ? "readable by others (chmod 600)"
+			  : rc == -EINVAL ? "not an anosip key file"
+					  : strerror(-rc));
+		return rc;
+	}
+	rc = keys_load_public(n->cfg.authority_path, &authority);
+	if (rc < 0) {
+		log_error("%s: cannot load authority public key: %s", n->cfg.authority_path,
+			  rc == -EINVAL ? "not an anosip .pub file" : strerror(-rc));
+		return rc;
+	}
+	rc = topo_directory_load(n->cfg.directory_path, authority.sign, &n->topo, err, sizeof(err));
+	if (rc < 0) {
+		log_error("%s", err);
+		return rc;
+	}
+	n->self = topo_find(n->topo, n->cfg.id);
+	if (n->self < 0) {
+		log_error("%s: node id %s is not in the directory %s", n->cfg.path, n->cfg.id,
+			  n->cfg.directory_path);
+		return -EINVAL;
+	}
+	const struct keys_public *listed = &n->topo->nodes[n->self].keys;
+	if (sodium_memcmp(listed->sign, n->keys.pub.sign, 32) != 0 ||
+	    sodium_memcmp(listed->kx, n->keys.pub.kx, 32) != 0) {
+		log_error("%s: key %s does not match the directory's keys for %s", n->cfg.path,
+			  n->cfg.key_path, n->cfg.id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int node_run(const struct node_config *cfg, const struct node_module *const *modules,
+	     size_t n_modules)
+{
+	int rc;
+	enum log_level level = LOG_INFO;
+	if (sodium_init() < 0)
+		return -EIO;
+	struct node *n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	sodium_mlock(&n->keys, sizeof(n->keys));
+	n->cfg = *cfg;
+	n->modules = modules;
+	n->n_modules = n_modules;
+	n->module_state = calloc(n_modules ? n_modules : 1, sizeof(void *));
+	n->flood_peer = -1;
+	log_level_parse(cfg->log_level, &level);
+	log_setup(cfg->id, level);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = load_identity(n);
+	if (rc < 0)
+		goto out_free;
+	uv_loop_init(&n->loop);
+	n->started_ms = util_now_ms();
+	rc = links_start(n);
+	if (rc < 0)
+		goto out_loop;
+	rc = control_start(n);
+	if (rc < 0) {
+		uv_close((uv_handle_t *)&n->listener, NULL);
+		goto out_loop;
+	}
+	uv_timer_init(&n->loop, &n->tick);
+	n->tick.data = n;
+	unsigned period = n->cfg.keepalive_ms / 4;
+	if (period > 100 || period == 0)
+		period = period ? 100 : 10;
+	uv_timer_start(&n->tick, on_tick, 0, period);
+	uv_signal_init(&n->loop, &n->sigint);
+	uv_signal_init(&n->loop, &n->sigterm);
+	n->sigint.data = n->sigterm.data = n;
+	uv_signal_start(&n->sigint, on_signal, SIGINT);
+	uv_signal_start(&n->sigterm, on_signal, SIGTERM);
+	uv_idle_init(&n->loop, &n->flood_idle);
+	n->flood_idle.data = n;
+
+	for (size_t i = 0; i < n_modules; i++) {
+		if (!modules[i]->start)
+			continue;
+		rc = modules[i]->start(n, &n->module_state[i]);
+		if (rc < 0) {
+			log_error("%s: module %s failed to start: %s", n->cfg.path,
+				  modules[i]->name, strerror(-rc));
+			shutdown_node(n);
+			uv_run(&n->loop, UV_RUN_DEFAULT);
+			goto out_loop;
+		}
+	}
+	char roles[64];
+	topo_roles_text(n->topo->nodes[n->self].roles, roles, sizeof(roles));
+	log_info("node up: %d neighbours, roles %s, directory serial %llu", n->n_peers, roles,
+		 (unsigned long long)n->topo->serial);
+	uv_run(&n->loop, UV_RUN_DEFAULT);
+	rc = 0;
+out_loop:
+	if (uv_loop_close(&n->loop) != 0) {
+		/* A handle left open is our bug; run once more to close it. */
+		uv_run(&n->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&n->loop);
+	}
+out_free:
+	topo_free(n->topo);
+	free(n->peers);
+	free(n->module_state);
+	keys_wipe(&n->keys);
+	sodium_munlock(&n->keys, sizeof(n->keys));
+	free(n);
+	return rc;
+}

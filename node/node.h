@@ -1,0 +1,107 @@
+/* node: what every ANOSIP node runs — config, keys, the signed directory,
+ * links to its tree neighbours, and the control socket. Roles and the
+ * router plug in as modules (struct node_module) so this part knows
+ * nothing above it. */
+#ifndef ANOSIP_NODE_H
+#define ANOSIP_NODE_H
+
+#include "keys/keys.h"
+#include "link.pb-c.h"
+#include "topo/topo.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct node_config {
+	char path[4096]; /* the config file itself, for messages */
+	char id[32];
+	char key_path[4096];
+	char directory_path[4096];
+	char authority_path[4096];
+	char control_path[108]; /* sun_path limit */
+	char listen[TOPO_ADDRESS_MAX + 1]; /* "" = the directory's address */
+	char log_level[16];
+	unsigned keepalive_ms;
+	unsigned dead_ms;
+	unsigned handshake_timeout_ms;
+	unsigned reconnect_min_ms;
+	unsigned reconnect_max_ms;
+	size_t max_queue_bytes;
+	unsigned max_pending_handshakes;
+};
+
+/* Reads an INI config. Relative paths are taken from the config's folder.
+ * On error returns -EINVAL with one line "FILE:LINE: problem" in err. */
+int node_config_load(const char *path, struct node_config *cfg, char *err, size_t err_len);
+
+/* Why a frame, message or connection was refused. Each is counted. */
+enum node_drop {
+	NODE_DROP_FRAME_AUTH,	   /* forged, replayed, reordered or corrupted frame */
+	NODE_DROP_FRAME_FORMAT,	   /* opened, but its header is malformed */
+	NODE_DROP_OVERSIZE,	   /* message over LINK_MESSAGE_MAX */
+	NODE_DROP_TRUNCATED,	   /* connection ended inside a frame */
+	NODE_DROP_DECODE,	   /* a protobuf message that does not decode */
+	NODE_DROP_UNKNOWN_MESSAGE, /* decodes, but of a type this node does not know */
+	NODE_DROP_HANDSHAKE,	   /* handshake failed (bad message, version) */
+	NODE_DROP_HANDSHAKE_TIMEOUT,
+	NODE_DROP_UNKNOWN_PEER,	  /* key or id not in the directory / not a neighbour */
+	NODE_DROP_BAD_SIGNATURE,  /* handshake or routed signature does not verify */
+	NODE_DROP_TOO_MANY_PENDING, /* inbound connection refused: too many handshakes */
+	NODE_DROP_PEER_SILENT,	  /* no frame within dead_ms */
+	NODE_DROP_QUEUE_FULL,	  /* the link's send queue is at its bound */
+	NODE_DROP_NO_LINK,	  /* next hop's link is down */
+	NODE_DROP_HOP_LIMIT,	  /* routed message ran out of hops */
+	NODE_DROP_NO_ROUTE,	  /* routed message for an unknown destination */
+	NODE_DROP_SEALED,	  /* routed payload does not open */
+	NODE_DROP_REPLAY,	  /* routed message seen before or too old */
+	NODE_DROP_COUNT
+};
+const char *node_drop_name(enum node_drop reason);
+
+struct node;
+struct node_ctl; /* one control request */
+
+/* A module: the router, and later the roles. Called on the loop thread. */
+struct node_module {
+	const char *name;
+	/* Called once links are set up; *state is the module's own. */
+	int (*start)(struct node *n, void **state);
+	void (*stop)(void *state);
+	/* A LinkMessage this node does not handle itself (routed, ...). */
+	void (*on_message)(void *state, int from, const Anosip__V1__LinkMessage *msg);
+	/* A control command; returns 1 if it took it (and will call
+	 * node_ctl_done), 0 if not its command. */
+	int (*on_control)(void *state, struct node_ctl *req, int argc, char **argv);
+	/* Extra lines for `ctl metrics`. */
+	void (*metrics)(void *state, struct node_ctl *req);
+};
+
+/* Runs a node until SIGINT/SIGTERM. Returns 0 on a clean shutdown, or a
+ * negative code after logging one clear line. */
+int node_run(const struct node_config *cfg, const struct node_module *const *modules,
+	     size_t n_modules);
+
+/* --- services for modules --- */
+uv_loop_t *node_loop(struct node *n);
+const struct topo *node_topo(const struct node *n);
+int node_self(const struct node *n);
+const struct keys_pair *node_keys(const struct node *n);
+const struct node_config *node_config(const struct node *n);
+
+/* Queues a message to a neighbour (a topo index). Returns 0, -ENOTCONN if
+ * that link is down, -ENOBUFS if its queue is at the bound (the message is
+ * dropped and counted), -EMSGSIZE if too large. */
+int node_send(struct node *n, int neighbour, const Anosip__V1__LinkMessage *msg);
+int node_link_up(const struct node *n, int neighbour);
+/* Bytes waiting in that link's send queue (0 when down). */
+size_t node_link_queued(const struct node *n, int neighbour);
+void node_count_drop(struct node *n, enum node_drop reason);
+
+/* Control replies: text lines, then node_ctl_done() exactly once. A request
+ * whose client went away still needs its done(); output is then dropped. */
+void node_ctl_printf(struct node_ctl *req, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void node_ctl_done(struct node_ctl *req);
+
+#endif

@@ -1,0 +1,424 @@
+/* The router module: forwards routed messages by topo_next_hop, delivers
+ * those addressed here, answers pings, and runs `ping` and `send-routed`
+ * for the control socket. */
+#include "router/router_private.h"
+
+#include "link/link.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PING_TIMEOUT_MS 2000
+#define PING_COUNT_MAX 1000
+
+struct router;
+
+struct ping_job {
+	struct router *router;
+	struct node_ctl *req;
+	uv_timer_t timer;
+	int dest;
+	int remaining, sent, received;
+	uint32_t hop_limit;
+	uint64_t message_id; /* of the ping in flight, 0 when none */
+	uint64_t sent_ns;
+	struct ping_job *next;
+};
+
+struct router {
+	struct node *node;
+	struct replay_set replay;
+	struct ping_job *pings;
+	/* send-routed: a bounded flood of routed Discard messages. */
+	uv_idle_t flood_idle;
+	struct node_ctl *flood_req;
+	int flood_dest;
+	uint64_t flood_left;
+	size_t flood_size;
+	uint64_t sent, forwarded, delivered, discard_in, pings_answered, pongs_received;
+};
+
+static void deliver(struct router *r, const Anosip__V1__Routed *routed);
+
+static void send_link(struct router *r, int next, const Anosip__V1__Routed *routed)
+{
+	Anosip__V1__LinkMessage m = ANOSIP__V1__LINK_MESSAGE__INIT;
+	m.body_case = ANOSIP__V1__LINK_MESSAGE__BODY_ROUTED;
+	m.routed = (Anosip__V1__Routed *)routed;
+	node_send(r->node, next, &m);
+}
+
+/* Seals and sends a routed message from this node. */
+static int router_send(struct router *r, int dest, Anosip__V1__RoutedType type,
+		       uint32_t hop_limit, const uint8_t *payload, size_t len, uint64_t *id)
+{
+	const struct topo *t = node_topo(r->node);
+	int self = node_self(r->node);
+	struct routed_out out;
+	int rc = routed_seal(node_keys(r->node), t->nodes[self].id, &t->nodes[dest], type,
+			     hop_limit, payload, len, &out);
+	if (rc < 0)
+		return rc;
+	Anosip__V1__Routed routed = ANOSIP__V1__ROUTED__INIT;
+	routed.destination = (char *)t->nodes[dest].id;
+	routed.hop_limit = hop_limit;
+	routed.sealed.data = out.sealed;
+	routed.sealed.len = out.sealed_len;
+	if (id)
+		*id = out.message_id;
+	r->sent++;
+	if (dest == self)
+		deliver(r, &routed);
+	else
+		send_link(r, topo_next_hop(t, self, dest), &routed);
+	free(out.sealed);
+	return 0;
+}
+
+/* --- ping --- */
+
+static void ping_send_next(struct ping_job *job);
+
+static void on_ping_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void ping_finish(struct ping_job *job, const char *why)
+{
+	struct router *r = job->router;
+	for (struct ping_job **pp = &r->pings; *pp; pp = &(*pp)->next)
+		if (*pp == job) {
+			*pp = job->next;
+			break;
+		}
+	if (why)
+		node_ctl_printf(job->req, "error: %s\n", why);
+	node_ctl_printf(job->req, "%d sent, %d received\n", job->sent, job->received);
+	node_ctl_done(job->req);
+	uv_close((uv_handle_t *)&job->timer, on_ping_closed);
+}
+
+static void on_ping_timeout(uv_timer_t *t)
+{
+	struct ping_job *job = t->data;
+	node_ctl_printf(job->req, "timeout from %s\n",
+			node_topo(job->router->node)->nodes[job->dest].id);
+	job->message_id = 0;
+	ping_send_next(job);
+}
+
+static void ping_send_next(struct ping_job *job)
+{
+	if (job->remaining == 0) {
+		ping_finish(job, NULL);
+		return;
+	}
+	job->remaining--;
+	job->sent++;
+	Anosip__V1__Ping ping = ANOSIP__V1__PING__INIT;
+	job->sent_ns = util_now_ns();
+	ping.sent_mono_ns = job->sent_ns;
+	uint8_t buf[64];
+	size_t len = anosip__v1__ping__pack(&ping, buf);
+	if (router_send(job->router, job->dest, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_PING,
+			job->hop_limit, buf, len, &job->message_id) < 0) {
+		ping_finish(job, "out of memory");
+		return;
+	}
+	uv_timer_start(&job->timer, on_ping_timeout, PING_TIMEOUT_MS, 0);
+}
+
+static void on_pong(struct router *r, const Anosip__V1__RoutedBody *body, int source,
+		    uint32_t hops_back)
+{
+	r->pongs_received++;
+	Anosip__V1__Ping *pong = anosip__v1__ping__unpack(NULL, body->payload.len,
+							    body->payload.data);
+	if (!pong) {
+		node_count_drop(r->node, NODE_DROP_DECODE);
+		return;
+	}
+	for (struct ping_job *job = r->pings; job; job = job->next) {
+		if (job->message_id == 0 || job->message_id != pong->ping_id || job->dest != source)
+			continue;
+		double ms = (double)(util_now_ns() - job->sent_ns) / 1e6;
+		job->received++;
+		job->message_id = 0;
+		node_ctl_printf(job->req, "reply from %s: hops=%u+%u time_ms=%.3f\n",
+				node_topo(r->node)->nodes[source].id, pong->hops_forward,
+				hops_back, ms);
+		uv_timer_stop(&job->timer);
+		ping_send_next(job);
+		break;
+	}
+	anosip__v1__ping__free_unpacked(pong, NULL);
+}
+
+static void answer_ping(struct router *r, const Anosip__V1__RoutedBody *body, int source,
+			uint32_t hops)
+{
+	Anosip__V1__Ping *ping = anosip__v1__ping__unpack(NULL, body->payload.len,
+							    body->payload.data);
+	if (!ping) {
+		node_count_drop(r->node, NODE_DROP_DECODE);
+		return;
+	}
+	ping->hops_forward = hops;
+	ping->ping_id = body->message_id;
+	uint8_t buf[64];
+	size_t len = anosip__v1__ping__pack(ping, buf);
+	anosip__v1__ping__free_unpacked(ping, NULL);
+	r->pings_answered++;
+	router_send(r, source, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_PONG, ROUTER_DEFAULT_HOP_LIMIT,
+		    buf, len, NULL);
+}
+
+/* --- receiving --- */
+
+static void deliver(struct router *r, const Anosip__V1__Routed *routed)
+{
+	const struct topo *t = node_topo(r->node);
+	Anosip__V1__RoutedBody *body = NULL;
+	int source;
+	int reason = routed_open(t, node_self(r->node), node_keys(r->node), routed->sealed.data,
+				 routed->sealed.len, &body, &source);
+	if (reason) {
+		node_count_drop(r->node, (enum node_drop)reason);
+		return;
+	}
+	uint64_t now = util_wall_ms();
+	uint64_t age = now > body->sent_unix_ms ? now - body->sent_unix_ms
+						: body->sent_unix_ms - now;
+	uint64_t key = body->message_id ^ ((uint64_t)(source + 1) * 0x9E3779B97F4A7C15ull);
+	if (body->hop_limit < routed->hop_limit) {
+		/* More hops left than the source allowed: someone on the way lied. */
+		node_count_drop(r->node, NODE_DROP_HOP_LIMIT);
+		goto out;
+	}
+	if (age > ROUTER_MAX_AGE_MS || replay_check_and_add(&r->replay, key, util_now_ms())) {
+		node_count_drop(r->node, NODE_DROP_REPLAY);
+		goto out;
+	}
+	r->delivered++;
+	/* Links crossed: the source's limit less what is left, plus the last. */
+	uint32_t hops = source == node_self(r->node) ? 0 : body->hop_limit - routed->hop_limit + 1;
+	switch (body->type) {
+	case ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_PING:
+		answer_ping(r, body, source, hops);
+		break;
+	case ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_PONG:
+		on_pong(r, body, source, hops);
+		break;
+	case ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_DISCARD:
+		r->discard_in++;
+		break;
+	default:
+		node_count_drop(r->node, NODE_DROP_UNKNOWN_MESSAGE);
+		break;
+	}
+out:
+	anosip__v1__routed_body__free_unpacked(body, NULL);
+}
+
+static void router_on_message(void *state, int from, const Anosip__V1__LinkMessage *msg)
+{
+	struct router *r = state;
+	if (msg->body_case != ANOSIP__V1__LINK_MESSAGE__BODY_ROUTED)
+		return;
+	const Anosip__V1__Routed *routed = msg->routed;
+	const struct topo *t = node_topo(r->node);
+	int self = node_self(r->node);
+	int dest = routed->destination ? topo_find(t, routed->destination) : -1;
+	if (dest < 0) {
+		node_count_drop(r->node, NODE_DROP_NO_ROUTE);
+		return;
+	}
+	if (dest == self) {
+		deliver(r, routed);
+		return;
+	}
+	if (routed->hop_limit <= 1) {
+		node_count_drop(r->node, NODE_DROP_HOP_LIMIT);
+		return;
+	}
+	Anosip__V1__Routed fwd = *routed;
+	fwd.hop_limit--;
+	r->forwarded++;
+	send_link(r, topo_next_hop(t, self, dest), &fwd);
+}
+
+/* --- send-routed flood (benchmarks) --- */
+
+static void on_flood_idle(uv_idle_t *idle)
+{
+	struct router *r = idle->data;
+	const struct topo *t = node_topo(r->node);
+	int self = node_self(r->node);
+	int next = r->flood_dest == self ? -1 : topo_next_hop(t, self, r->flood_dest);
+	static uint8_t filler[LINK_MESSAGE_MAX];
+	size_t bound = node_config(r->node)->max_queue_bytes / 2;
+	int burst = 64;
+	while (r->flood_left > 0 && burst-- > 0) {
+		if (next >= 0 && !node_link_up(r->node, next))
+			break;
+		if (next >= 0 && node_link_queued(r->node, next) > bound)
+			return; /* let it drain */
+		router_send(r, r->flood_dest, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_DISCARD,
+			    ROUTER_DEFAULT_HOP_LIMIT, filler, r->flood_size, NULL);
+		r->flood_left--;
+	}
+	if (r->flood_left == 0 || (next >= 0 && !node_link_up(r->node, next))) {
+		node_ctl_printf(r->flood_req, "%s\n",
+				r->flood_left == 0 ? "sent" : "error: link went down");
+		node_ctl_done(r->flood_req);
+		r->flood_req = NULL;
+		uv_idle_stop(idle);
+	}
+}
+
+/* --- control --- */
+
+static int parse_count(const char *text, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (*end || !*text || v == 0 || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static void cmd_ping(struct router *r, struct node_ctl *req, int argc, char **argv)
+{
+	const struct topo *t = node_topo(r->node);
+	unsigned long long count = 1, hops = ROUTER_DEFAULT_HOP_LIMIT;
+	int dest = argc > 1 ? topo_find(t, argv[1]) : -1;
+	if (argc < 2 || argc > 4) {
+		node_ctl_printf(req, "usage: ping NODE [COUNT [HOP_LIMIT]]\n");
+		goto done;
+	}
+	if (dest < 0) {
+		node_ctl_printf(req, "error: %.40s is not in the directory\n", argv[1]);
+		goto done;
+	}
+	if ((argc > 2 && parse_count(argv[2], PING_COUNT_MAX, &count) < 0) ||
+	    (argc > 3 && parse_count(argv[3], 255, &hops) < 0)) {
+		node_ctl_printf(req, "error: COUNT 1..%d, HOP_LIMIT 1..255\n", PING_COUNT_MAX);
+		goto done;
+	}
+	struct ping_job *job = calloc(1, sizeof(*job));
+	if (!job) {
+		node_ctl_printf(req, "error: out of memory\n");
+		goto done;
+	}
+	job->router = r;
+	job->req = req;
+	job->dest = dest;
+	job->remaining = (int)count;
+	job->hop_limit = (uint32_t)hops;
+	uv_timer_init(node_loop(r->node), &job->timer);
+	job->timer.data = job;
+	job->next = r->pings;
+	r->pings = job;
+	ping_send_next(job);
+	return;
+done:
+	node_ctl_done(req);
+}
+
+static void cmd_send_routed(struct router *r, struct node_ctl *req, int argc, char **argv)
+{
+	const struct topo *t = node_topo(r->node);
+	unsigned long long count, size = 400;
+	int dest = argc > 1 ? topo_find(t, argv[1]) : -1;
+	if (argc < 3 || dest < 0 || parse_count(argv[2], 100000000ull, &count) < 0 ||
+	    (argc > 3 && parse_count(argv[3], LINK_MESSAGE_MAX - 512, &size) < 0)) {
+		node_ctl_printf(req, "usage: send-routed NODE COUNT [BYTES]\n");
+		goto done;
+	}
+	if (r->flood_req) {
+		node_ctl_printf(req, "error: a send-routed is already running\n");
+		goto done;
+	}
+	r->flood_req = req;
+	r->flood_dest = dest;
+	r->flood_left = count;
+	r->flood_size = size;
+	uv_idle_start(&r->flood_idle, on_flood_idle);
+	return;
+done:
+	node_ctl_done(req);
+}
+
+static int router_on_control(void *state, struct node_ctl *req, int argc, char **argv)
+{
+	struct router *r = state;
+	if (strcmp(argv[0], "ping") == 0)
+		cmd_ping(r, req, argc, argv);
+	else if (strcmp(argv[0], "send-routed") == 0)
+		cmd_send_routed(r, req, argc, argv);
+	else
+		return 0;
+	return 1;
+}
+
+static void router_metrics(void *state, struct node_ctl *req)
+{
+	struct router *r = state;
+	node_ctl_printf(req, "routed_sent %llu\n", (unsigned long long)r->sent);
+	node_ctl_printf(req, "routed_forwarded %llu\n", (unsigned long long)r->forwarded);
+	node_ctl_printf(req, "routed_delivered %llu\n", (unsigned long long)r->delivered);
+	node_ctl_printf(req, "routed_discard_in %llu\n", (unsigned long long)r->discard_in);
+	node_ctl_printf(req, "pings_answered %llu\n", (unsigned long long)r->pings_answered);
+	node_ctl_printf(req, "pongs_received %llu\n", (unsigned long long)r->pongs_received);
+}
+
+/* --- module --- */
+
+static int router_start(struct node *n, void **state)
+{
+	struct router *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->node = n;
+	if (replay_init(&r->replay) < 0) {
+		free(r);
+		return -ENOMEM;
+	}
+	uv_idle_init(node_loop(n), &r->flood_idle);
+	r->flood_idle.data = r;
+	*state = r;
+	return 0;
+}
+
+static void on_router_idle_closed(uv_handle_t *h)
+{
+	struct router *r = h->data;
+	replay_free(&r->replay);
+	free(r);
+}
+
+static void router_stop(void *state)
+{
+	struct router *r = state;
+	while (r->pings)
+		ping_finish(r->pings, "node shutting down");
+	if (r->flood_req) {
+		node_ctl_printf(r->flood_req, "error: node shutting down\n");
+		node_ctl_done(r->flood_req);
+		r->flood_req = NULL;
+	}
+	uv_close((uv_handle_t *)&r->flood_idle, on_router_idle_closed);
+}
+
+const struct node_module router_module = {
+	.name = "router",
+	.start = router_start,
+	.stop = router_stop,
+	.on_message = router_on_message,
+	.on_control = router_on_control,
+	.metrics = router_metrics,
+};

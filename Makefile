@@ -64,6 +64,9 @@ UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_O     := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   := $(BUILD)/tests/unit-tests
 
+TOOL_SRC   := $(wildcard tests/tools/*.c)
+TOOL_BINS  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
+
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BUILD)/bench/anosip-bench
 
@@ -106,9 +109,15 @@ $(UNIT_BIN): $(UNIT_O) $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(OPT) -o $@ $(UNIT_O) $(LIB) $(LDFLAGS_ALL) $(shell pkg-config --libs cmocka)
 
+$(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(OPT) -o $@ $< $(LIB) $(LDFLAGS_ALL)
+
 # --- tests: always the sanitizer build -----------------------------------
 test: $(DEPS_STAMP)
-	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip build/asan/tests/unit-tests
+	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip build/asan/tests/unit-tests \
+		$(TOOL_SRC:tests/tools/%.c=build/asan/tests/%)
 	$(Q)$(MAKE) --no-print-directory layout-check
 	$(Q)tests/run-all.sh build/asan
 
@@ -117,7 +126,8 @@ unit: $(DEPS_STAMP)
 	$(Q)build/asan/tests/unit-tests
 
 integration: $(DEPS_STAMP)
-	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip
+	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip \
+		$(TOOL_SRC:tests/tools/%.c=build/asan/tests/%)
 	$(Q)tests/run-all.sh build/asan integration
 
 layout-check:

@@ -84,6 +84,24 @@ static int load_testbed(const char *dir, struct topo **t)
 	return 0;
 }
 
+/* Alive and not a zombie: nodes outlive `testbed up`, so their parent is
+ * whatever reaps orphans here, which may take its time. */
+static int pid_alive(pid_t pid)
+{
+	char path[64], stat_line[256];
+	if (kill(pid, 0) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 1;
+	size_t n = fread(stat_line, 1, sizeof(stat_line) - 1, f);
+	fclose(f);
+	stat_line[n] = 0;
+	const char *close_paren = strrchr(stat_line, ')');
+	return !(close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
+}
+
 static pid_t read_pid(const char *dir, const char *id)
 {
 	char path[4096];
@@ -94,7 +112,7 @@ static pid_t read_pid(const char *dir, const char *id)
 		return 0;
 	pid_t pid = (pid_t)atoi((char *)buf);
 	free(buf);
-	return pid > 0 && kill(pid, 0) == 0 ? pid : 0;
+	return pid > 0 && pid_alive(pid) ? pid : 0;
 }
 
 static int start_node(const char *dir, const char *id)
@@ -158,14 +176,14 @@ static int stop_node(const char *dir, const char *id, int hard)
 		return 0;
 	}
 	kill(pid, hard ? SIGKILL : SIGTERM);
-	for (int waited = 0; waited < 5000 && kill(pid, 0) == 0; waited += 20)
-		sleep_ms(20);
-	if (kill(pid, 0) == 0) {
+	for (int waited = 0; waited < 5000 && pid_alive(pid); waited += 10)
+		sleep_ms(10);
+	if (pid_alive(pid)) {
 		fprintf(stderr, "anosip testbed: %s (pid %d) ignored SIGTERM, killing\n", id,
 			(int)pid);
 		kill(pid, SIGKILL);
-		for (int waited = 0; waited < 2000 && kill(pid, 0) == 0; waited += 20)
-			sleep_ms(20);
+		for (int waited = 0; waited < 2000 && pid_alive(pid); waited += 10)
+			sleep_ms(10);
 	}
 	unlink(pid_path);
 	return 0;

@@ -91,7 +91,8 @@ int link_open_frame(struct link_session *s, const uint8_t frame[LINK_FRAME_SIZE]
 	sodium_memzero(plain, sizeof(plain));
 	if (flags & FLAG_MORE)
 		return 0;
-	*msg = s->partial;
+	static const uint8_t empty[1];
+	*msg = s->partial ? s->partial : empty;
 	*len = s->partial_len;
 	s->partial_len = 0;
 	return 1;

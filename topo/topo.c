@@ -335,10 +335,12 @@ void topo_roles_text(unsigned roles, char *out, size_t len)
 		if (!(roles & (1u << i)))
 			continue;
 		int w = snprintf(out + used, len - used, "%s%s", used ? "," : "", role_names[i]);
-		if (w < 0 || (size_t)w >= len - used)
+		if (w < 0 || (size_t)w >= len - used) {
+			out[used] = 0; /* snprintf left a cut-off name; keep whole ones */
 			break;
+		}
 		used += (size_t)w;
 	}
-	if (!used)
+	if (!roles)
 		snprintf(out, len, "router");
 }

@@ -223,17 +223,21 @@ int util_parse_address(const char *text, struct sockaddr_storage *out)
 	}
 	char *endp;
 	errno = 0;
+	/* strtol would take " 80" and "+80": digits only. */
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
 	long port = strtol(colon + 1, &endp, 10);
-	if (errno || *endp || colon[1] == 0 || port <= 0 || port > 65535)
+	if (errno || *endp || port <= 0 || port > 65535)
 		return -EINVAL;
 	struct sockaddr_in *v4 = (struct sockaddr_in *)out;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+	if (text[0] != '[' && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
 		v4->sin_family = AF_INET;
 		v4->sin_port = htons((uint16_t)port);
 		return 0;
 	}
-	if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+	/* An IPv6 literal must be bracketed, or "::1:80" would be ambiguous. */
+	if (text[0] == '[' && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
 		v6->sin6_family = AF_INET6;
 		v6->sin6_port = htons((uint16_t)port);
 		return 0;

@@ -1,0 +1,16 @@
+/* The unit-test suites linked into the one runner (main.c). Each suite runs
+ * its cmocka group and returns the number of tests that failed; its _count
+ * says how many tests it has, so the runner can total the passes. */
+#ifndef ANOSIP_TESTS_UNIT_SUITES_H
+#define ANOSIP_TESTS_UNIT_SUITES_H
+
+int test_topo_suite(void);
+int test_topo_count(void);
+int test_directory_suite(void);
+int test_directory_count(void);
+int test_keys_suite(void);
+int test_keys_count(void);
+int test_link_suite(void);
+int test_link_count(void);
+
+#endif

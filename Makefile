@@ -70,17 +70,27 @@ TOOL_BINS  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BUILD)/bench/anosip-bench
 
-.PHONY: all deps test unit integration demo bench fuzz fuzz-build clean format format-check layout-check
+.PHONY: FORCE all deps test unit integration demo bench fuzz fuzz-build clean format format-check layout-check
 
 all: $(BIN)
 
 # Generated code is kept between runs, not treated as intermediate.
 .SECONDARY: $(PROTO_C) $(PROTO_H)
 
+# The check is cheap (dpkg-query), so it runs on every make: a package
+# removed since the last build is noticed and installed again.
+# Sub-makes share the parent's check.
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP): scripts/install-deps.sh
+ifeq ($(ANOSIP_DEPS_CHECKED),)
+$(DEPS_STAMP): FORCE
 	$(Q)scripts/install-deps.sh
 	$(Q)mkdir -p $(@D) && touch $@
+else
+$(DEPS_STAMP):
+	$(Q)mkdir -p $(@D) && touch $@
+endif
+export ANOSIP_DEPS_CHECKED := 1
+FORCE:
 
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto | $(DEPS_STAMP)
 	@mkdir -p $(GEN)
@@ -118,7 +128,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(LIB)
 test: $(DEPS_STAMP)
 	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip build/asan/tests/unit-tests \
 		$(TOOL_SRC:tests/tools/%.c=build/asan/tests/%)
-	$(Q)$(MAKE) --no-print-directory layout-check
+	$(Q)$(MAKE) --no-print-directory layout-check format-check
 	$(Q)tests/run-all.sh build/asan
 
 unit: $(DEPS_STAMP)

@@ -88,7 +88,8 @@ static int directory_sign(int argc, char **argv)
 	int rc = keys_load_secret(authority, &auth);
 	if (rc < 0) {
 		fprintf(stderr, "anosip directory: %s: %s\n", authority,
-			rc == -EPERM ? "readable by others (chmod 600)" : "not a readable key file");
+			rc == -EPERM ? "readable by others (chmod 600)"
+				     : "not a readable key file");
 		goto out;
 	}
 	rc = topo_directory_sign(entries, n, serial, &auth, &signed_dir, &len);

@@ -17,7 +17,7 @@
 /* The modules every node runs, in start order. Roles join this table as
  * they are built. */
 static const struct node_module *const node_modules[] = {
-	&router_module,
+    &router_module,
 };
 
 int cmd_node(int argc, char **argv)
@@ -168,8 +168,9 @@ int cmd_ctl(int argc, char **argv)
 	free(reply);
 	return failed ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: anosip ctl -s SOCKET [-t SECONDS] COMMAND [ARGS]\n"
-			"commands: status links metrics ping NODE [COUNT [HOP_LIMIT]] "
-			"send-discard NEIGHBOUR COUNT [BYTES] send-routed NODE COUNT [BYTES] help\n");
+	fprintf(stderr,
+		"usage: anosip ctl -s SOCKET [-t SECONDS] COMMAND [ARGS]\n"
+		"commands: status links metrics ping NODE [COUNT [HOP_LIMIT]] "
+		"send-discard NEIGHBOUR COUNT [BYTES] send-routed NODE COUNT [BYTES] help\n");
 	return 2;
 }

@@ -12,11 +12,11 @@ struct subcommand {
 };
 
 static const struct subcommand subcommands[] = {
-	{"keygen", cmd_keygen, "write a key pair: keygen --out PREFIX"},
-	{"directory", cmd_directory, "sign or show the network directory"},
-	{"node", cmd_node, "run a node: node -c FILE"},
-	{"ctl", cmd_ctl, "ask a running node: ctl -s SOCKET COMMAND..."},
-	{"testbed", cmd_testbed, "start/stop a whole network on this machine"},
+    {"keygen", cmd_keygen, "write a key pair: keygen --out PREFIX"},
+    {"directory", cmd_directory, "sign or show the network directory"},
+    {"node", cmd_node, "run a node: node -c FILE"},
+    {"ctl", cmd_ctl, "ask a running node: ctl -s SOCKET COMMAND..."},
+    {"testbed", cmd_testbed, "start/stop a whole network on this machine"},
 };
 
 static void usage(FILE *f)

@@ -134,17 +134,17 @@ static int start_node(const char *dir, const char *id)
 	uv_loop_init(&loop);
 	uv_process_t proc;
 	uv_stdio_container_t stdio[3] = {
-		{.flags = UV_IGNORE},
-		{.flags = UV_INHERIT_FD, .data.fd = log_fd},
-		{.flags = UV_INHERIT_FD, .data.fd = log_fd},
+	    {.flags = UV_IGNORE},
+	    {.flags = UV_INHERIT_FD, .data.fd = log_fd},
+	    {.flags = UV_INHERIT_FD, .data.fd = log_fd},
 	};
 	char *args[] = {self, "node", "-c", conf, NULL};
 	uv_process_options_t opts = {
-		.file = self,
-		.args = args,
-		.flags = UV_PROCESS_DETACHED,
-		.stdio_count = 3,
-		.stdio = stdio,
+	    .file = self,
+	    .args = args,
+	    .flags = UV_PROCESS_DETACHED,
+	    .stdio_count = 3,
+	    .stdio = stdio,
 	};
 	int rc = uv_spawn(&loop, &proc, &opts);
 	close(log_fd);
@@ -231,8 +231,9 @@ static int write_node_config(const char *dir, const char *id, const char *log_le
 	path_in(path, sizeof(path), dir, id, ".conf");
 	path_in(sock, sizeof(sock), dir, id, ".sock");
 	if (strlen(sock) >= 108) {
-		fprintf(stderr, "anosip testbed: control socket path %s is too long for a UNIX "
-				"socket; use a shorter --dir\n",
+		fprintf(stderr,
+			"anosip testbed: control socket path %s is too long for a UNIX "
+			"socket; use a shorter --dir\n",
 			sock);
 		return -ENAMETOOLONG;
 	}
@@ -370,8 +371,9 @@ static int testbed_up(const struct testbed_options *o)
 	if (access(auth_pub, F_OK) == 0 && load_testbed(o->dir, &old) == 0) {
 		for (int i = 0; i < old->n; i++)
 			if (read_pid(o->dir, old->nodes[i].id)) {
-				fprintf(stderr, "anosip testbed: a testbed is running in %s "
-						"(testbed down --dir %s first)\n",
+				fprintf(stderr,
+					"anosip testbed: a testbed is running in %s "
+					"(testbed down --dir %s first)\n",
 					o->dir, o->dir);
 				topo_free(old);
 				return 1;
@@ -430,8 +432,7 @@ static void usage(void)
 
 int cmd_testbed(int argc, char **argv)
 {
-	struct testbed_options o = {.depth = -1, .fanout = 0, .log_level = "info",
-				    .timeout_s = 30};
+	struct testbed_options o = {.depth = -1, .fanout = 0, .log_level = "info", .timeout_s = 30};
 	if (argc < 2) {
 		usage();
 		return 2;
@@ -449,7 +450,8 @@ int cmd_testbed(int argc, char **argv)
 		switch (opt) {
 		case 't':
 			if (sscanf(optarg, "%dx%d", &o.depth, &o.fanout) != 2) {
-				fprintf(stderr, "anosip testbed: --tree wants DEPTHxFANOUT, got %s\n",
+				fprintf(stderr,
+					"anosip testbed: --tree wants DEPTHxFANOUT, got %s\n",
 					optarg);
 				return 2;
 			}

@@ -56,8 +56,7 @@ static void handshake_common(struct link_handshake *hs, const struct keys_pair *
 }
 
 void link_handshake_initiator(struct link_handshake *hs, const struct keys_pair *keys,
-			      const char *self_id, const char *peer_id,
-			      const uint8_t peer_sign[32])
+			      const char *self_id, const char *peer_id, const uint8_t peer_sign[32])
 {
 	handshake_common(hs, keys, self_id);
 	hs->initiator = 1;
@@ -155,7 +154,8 @@ static int seal_auth(struct link_handshake *hs, uint8_t *out, size_t plain_len)
 	auth.version = LINK_VERSION;
 	if (hs->keys) {
 		const char *responder = hs->initiator ? hs->peer_id : hs->self_id;
-		size_t tn = signed_transcript(hs, hs->initiator, hs->self_id, responder, transcript);
+		size_t tn =
+		    signed_transcript(hs, hs->initiator, hs->self_id, responder, transcript);
 		crypto_sign_detached(sig, NULL, transcript, tn, hs->keys->sign_secret);
 		auth.node_id = hs->self_id;
 		auth.signature.data = sig;
@@ -189,8 +189,8 @@ static int open_auth(struct link_handshake *hs, const uint8_t *in, size_t sealed
 
 	derive_key(hs, hs->initiator ? KEY_HS_R2I : KEY_HS_I2R, key);
 	unsigned long long plain_len;
-	rc = crypto_aead_chacha20poly1305_ietf_decrypt(plain, &plain_len, NULL, in, sealed_len, NULL,
-						       0, nonce, key);
+	rc = crypto_aead_chacha20poly1305_ietf_decrypt(plain, &plain_len, NULL, in, sealed_len,
+						       NULL, 0, nonce, key);
 	sodium_memzero(key, sizeof(key));
 	if (rc != 0)
 		return LINK_ERR_AUTH;

@@ -23,10 +23,10 @@
 
 enum link_error {
 	LINK_OK = 0,
-	LINK_ERR_AUTH = -1000,	 /* a frame or handshake message failed authentication */
-	LINK_ERR_FORMAT = -1001,	 /* it opened but its content is malformed */
-	LINK_ERR_OVERSIZE = -1002,	 /* a message longer than LINK_MESSAGE_MAX */
-	LINK_ERR_VERSION = -1003,	 /* the peer speaks another protocol version */
+	LINK_ERR_AUTH = -1000,	       /* a frame or handshake message failed authentication */
+	LINK_ERR_FORMAT = -1001,       /* it opened but its content is malformed */
+	LINK_ERR_OVERSIZE = -1002,     /* a message longer than LINK_MESSAGE_MAX */
+	LINK_ERR_VERSION = -1003,      /* the peer speaks another protocol version */
 	LINK_ERR_UNKNOWN_PEER = -1004, /* its id is not one we accept */
 	LINK_ERR_BAD_SIGNATURE = -1005,
 	LINK_ERR_WRONG_PEER = -1006, /* the responder is not who we dialled */

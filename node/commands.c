@@ -41,7 +41,8 @@ static void cmd_status(struct node *n, struct node_ctl *req)
 	node_ctl_printf(req, "id %s\n", n->cfg.id);
 	node_ctl_printf(req, "address %s\n", n->cfg.listen[0] ? n->cfg.listen : self->address);
 	node_ctl_printf(req, "roles %s\n", roles);
-	node_ctl_printf(req, "parent %s\n", self->parent >= 0 ? n->topo->nodes[self->parent].id : "-");
+	node_ctl_printf(req, "parent %s\n",
+			self->parent >= 0 ? n->topo->nodes[self->parent].id : "-");
 	node_ctl_printf(req, "depth %d\n", self->depth);
 	node_ctl_printf(req, "directory_serial %llu\n", (unsigned long long)n->topo->serial);
 	node_ctl_printf(req, "directory_nodes %d\n", n->topo->n);
@@ -62,21 +63,21 @@ static void cmd_links(struct node *n, struct node_ctl *req)
 		for (int d = 0; d < NODE_DROP_COUNT; d++)
 			drops += c->drops[d];
 		size_t queued = p->conn && p->state == PEER_UP
-					? uv_stream_get_write_queue_size((uv_stream_t *)&p->conn->tcp)
-					: 0;
-		node_ctl_printf(req,
-				"%s %s %s dial=%s up_ms=%llu frames_in=%llu frames_out=%llu "
-				"bytes_in=%llu bytes_out=%llu messages_in=%llu messages_out=%llu "
-				"reconnects=%llu connect_failures=%llu drops=%llu queued=%zu\n",
-				n->topo->nodes[p->index].id, relation(n, p->index),
-				state_name(p->state), p->dialer ? "out" : "in",
-				(unsigned long long)(p->state == PEER_UP ? now - p->up_since_ms : 0),
-				(unsigned long long)c->frames_in, (unsigned long long)c->frames_out,
-				(unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-				(unsigned long long)c->messages_in,
-				(unsigned long long)c->messages_out, (unsigned long long)c->reconnects,
-				(unsigned long long)c->connect_failures, (unsigned long long)drops,
-				queued);
+				    ? uv_stream_get_write_queue_size((uv_stream_t *)&p->conn->tcp)
+				    : 0;
+		node_ctl_printf(
+		    req,
+		    "%s %s %s dial=%s up_ms=%llu frames_in=%llu frames_out=%llu "
+		    "bytes_in=%llu bytes_out=%llu messages_in=%llu messages_out=%llu "
+		    "reconnects=%llu connect_failures=%llu drops=%llu queued=%zu\n",
+		    n->topo->nodes[p->index].id, relation(n, p->index), state_name(p->state),
+		    p->dialer ? "out" : "in",
+		    (unsigned long long)(p->state == PEER_UP ? now - p->up_since_ms : 0),
+		    (unsigned long long)c->frames_in, (unsigned long long)c->frames_out,
+		    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+		    (unsigned long long)c->messages_in, (unsigned long long)c->messages_out,
+		    (unsigned long long)c->reconnects, (unsigned long long)c->connect_failures,
+		    (unsigned long long)drops, queued);
 	}
 }
 

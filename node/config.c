@@ -68,7 +68,8 @@ static int handler(void *user, const char *section, const char *name, const char
 			p->have_control = 1;
 		} else if (strcmp(name, "listen") == 0) {
 			struct sockaddr_storage ss;
-			if (util_parse_address(value, &ss) < 0 || strlen(value) >= sizeof(c->listen))
+			if (util_parse_address(value, &ss) < 0 ||
+			    strlen(value) >= sizeof(c->listen))
 				rc = -EINVAL;
 			else
 				snprintf(c->listen, sizeof(c->listen), "%s", value);
@@ -143,16 +144,15 @@ int node_config_load(const char *path, struct node_config *cfg, char *err, size_
 		return -ENOENT;
 	}
 	if (r != 0) {
-		snprintf(err, err_len, "%s:%d: %s", path, r,
-			 p.failed ? p.problem : "syntax error");
+		snprintf(err, err_len, "%s:%d: %s", path, r, p.failed ? p.problem : "syntax error");
 		return -EINVAL;
 	}
-	const char *missing = !p.have_id		? "id"
-			      : !p.have_key		? "key"
-			      : !p.have_directory	? "directory"
-			      : !p.have_authority	? "authority"
-			      : !p.have_control		? "control"
-						: NULL;
+	const char *missing = !p.have_id	  ? "id"
+			      : !p.have_key	  ? "key"
+			      : !p.have_directory ? "directory"
+			      : !p.have_authority ? "authority"
+			      : !p.have_control	  ? "control"
+						  : NULL;
 	if (missing) {
 		snprintf(err, err_len, "%s: [node] %s is missing", path, missing);
 		return -EINVAL;

@@ -159,8 +159,8 @@ int node_send(struct node *n, int neighbour, const Anosip__V1__LinkMessage *msg)
 		return -ENOBUFS;
 	}
 	anosip__v1__link_message__pack(msg, n->message_buffer);
-	long sealed = link_seal_message(&p->conn->session, n->message_buffer, len,
-					n->sealed_buffer, sizeof(n->sealed_buffer));
+	long sealed = link_seal_message(&p->conn->session, n->message_buffer, len, n->sealed_buffer,
+					sizeof(n->sealed_buffer));
 	if (sealed < 0)
 		return -EMSGSIZE;
 	n->counters.messages_out++;
@@ -188,7 +188,7 @@ size_t node_link_queued(const struct node *n, int neighbour)
 		if (n->peers[i].index == neighbour && n->peers[i].conn &&
 		    n->peers[i].state == PEER_UP)
 			return uv_stream_get_write_queue_size(
-				(const uv_stream_t *)&n->peers[i].conn->tcp);
+			    (const uv_stream_t *)&n->peers[i].conn->tcp);
 	return 0;
 }
 
@@ -279,7 +279,7 @@ static void data_frame(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
 	size_t len;
 	int rc = link_open_frame(&c->session, frame, &msg, &len);
 	if (rc < 0) {
-		int reason = rc == LINK_ERR_AUTH	  ? NODE_DROP_FRAME_AUTH
+		int reason = rc == LINK_ERR_AUTH       ? NODE_DROP_FRAME_AUTH
 			     : rc == LINK_ERR_OVERSIZE ? NODE_DROP_OVERSIZE
 						       : NODE_DROP_FRAME_FORMAT;
 		conn_close(c, reason, link_strerror(rc));
@@ -373,8 +373,7 @@ static void on_connect(uv_connect_t *req, int status)
 	c->peer->state = PEER_HANDSHAKE;
 	uint8_t out[LINK_FRAME_SIZE];
 	link_handshake_write_1(&c->hs, out);
-	if (send_frame(c, out) < 0 ||
-	    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
+	if (send_frame(c, out) < 0 || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
 		conn_close(c, -1, NULL);
 }
 

@@ -9,24 +9,24 @@
 #include <string.h>
 
 static const char *const drop_names[NODE_DROP_COUNT] = {
-	[NODE_DROP_FRAME_AUTH] = "frame_auth",
-	[NODE_DROP_FRAME_FORMAT] = "frame_format",
-	[NODE_DROP_OVERSIZE] = "oversize",
-	[NODE_DROP_TRUNCATED] = "truncated",
-	[NODE_DROP_DECODE] = "decode",
-	[NODE_DROP_UNKNOWN_MESSAGE] = "unknown_message",
-	[NODE_DROP_HANDSHAKE] = "handshake",
-	[NODE_DROP_HANDSHAKE_TIMEOUT] = "handshake_timeout",
-	[NODE_DROP_UNKNOWN_PEER] = "unknown_peer",
-	[NODE_DROP_BAD_SIGNATURE] = "bad_signature",
-	[NODE_DROP_TOO_MANY_PENDING] = "too_many_pending",
-	[NODE_DROP_PEER_SILENT] = "peer_silent",
-	[NODE_DROP_QUEUE_FULL] = "queue_full",
-	[NODE_DROP_NO_LINK] = "no_link",
-	[NODE_DROP_HOP_LIMIT] = "hop_limit",
-	[NODE_DROP_NO_ROUTE] = "no_route",
-	[NODE_DROP_SEALED] = "sealed",
-	[NODE_DROP_REPLAY] = "replay",
+    [NODE_DROP_FRAME_AUTH] = "frame_auth",
+    [NODE_DROP_FRAME_FORMAT] = "frame_format",
+    [NODE_DROP_OVERSIZE] = "oversize",
+    [NODE_DROP_TRUNCATED] = "truncated",
+    [NODE_DROP_DECODE] = "decode",
+    [NODE_DROP_UNKNOWN_MESSAGE] = "unknown_message",
+    [NODE_DROP_HANDSHAKE] = "handshake",
+    [NODE_DROP_HANDSHAKE_TIMEOUT] = "handshake_timeout",
+    [NODE_DROP_UNKNOWN_PEER] = "unknown_peer",
+    [NODE_DROP_BAD_SIGNATURE] = "bad_signature",
+    [NODE_DROP_TOO_MANY_PENDING] = "too_many_pending",
+    [NODE_DROP_PEER_SILENT] = "peer_silent",
+    [NODE_DROP_QUEUE_FULL] = "queue_full",
+    [NODE_DROP_NO_LINK] = "no_link",
+    [NODE_DROP_HOP_LIMIT] = "hop_limit",
+    [NODE_DROP_NO_ROUTE] = "no_route",
+    [NODE_DROP_SEALED] = "sealed",
+    [NODE_DROP_REPLAY] = "replay",
 };
 
 const char *node_drop_name(enum node_drop reason)
@@ -127,7 +127,7 @@ static int load_identity(struct node *n)
 	int rc = keys_load_secret(n->cfg.key_path, &n->keys);
 	if (rc < 0) {
 		log_error("%s: cannot load key: %s", n->cfg.key_path,
-			  rc == -EPERM ? "readable by others (chmod 600)"
+			  rc == -EPERM	  ? "readable by others (chmod 600)"
 			  : rc == -EINVAL ? "not an anosip key file"
 					  : strerror(-rc));
 		return rc;

@@ -19,7 +19,7 @@ struct node_config {
 	char key_path[4096];
 	char directory_path[4096];
 	char authority_path[4096];
-	char control_path[108]; /* sun_path limit */
+	char control_path[108];		   /* sun_path limit */
 	char listen[TOPO_ADDRESS_MAX + 1]; /* "" = the directory's address */
 	char log_level[16];
 	unsigned keepalive_ms;
@@ -45,16 +45,16 @@ enum node_drop {
 	NODE_DROP_UNKNOWN_MESSAGE, /* decodes, but of a type this node does not know */
 	NODE_DROP_HANDSHAKE,	   /* handshake failed (bad message, version) */
 	NODE_DROP_HANDSHAKE_TIMEOUT,
-	NODE_DROP_UNKNOWN_PEER,	  /* key or id not in the directory / not a neighbour */
-	NODE_DROP_BAD_SIGNATURE,  /* handshake or routed signature does not verify */
+	NODE_DROP_UNKNOWN_PEER,	    /* key or id not in the directory / not a neighbour */
+	NODE_DROP_BAD_SIGNATURE,    /* handshake or routed signature does not verify */
 	NODE_DROP_TOO_MANY_PENDING, /* inbound connection refused: too many handshakes */
-	NODE_DROP_PEER_SILENT,	  /* no frame within dead_ms */
-	NODE_DROP_QUEUE_FULL,	  /* the link's send queue is at its bound */
-	NODE_DROP_NO_LINK,	  /* next hop's link is down */
-	NODE_DROP_HOP_LIMIT,	  /* routed message ran out of hops */
-	NODE_DROP_NO_ROUTE,	  /* routed message for an unknown destination */
-	NODE_DROP_SEALED,	  /* routed payload does not open */
-	NODE_DROP_REPLAY,	  /* routed message seen before or too old */
+	NODE_DROP_PEER_SILENT,	    /* no frame within dead_ms */
+	NODE_DROP_QUEUE_FULL,	    /* the link's send queue is at its bound */
+	NODE_DROP_NO_LINK,	    /* next hop's link is down */
+	NODE_DROP_HOP_LIMIT,	    /* routed message ran out of hops */
+	NODE_DROP_NO_ROUTE,	    /* routed message for an unknown destination */
+	NODE_DROP_SEALED,	    /* routed payload does not open */
+	NODE_DROP_REPLAY,	    /* routed message seen before or too old */
 	NODE_DROP_COUNT
 };
 const char *node_drop_name(enum node_drop reason);
@@ -101,7 +101,7 @@ void node_count_drop(struct node *n, enum node_drop reason);
 /* Control replies: text lines, then node_ctl_done() exactly once. A request
  * whose client went away still needs its done(); output is then dropped. */
 void node_ctl_printf(struct node_ctl *req, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void node_ctl_done(struct node_ctl *req);
 
 #endif

@@ -36,7 +36,7 @@ struct conn {
 
 /* A neighbour in the tree: parent, child or ring sibling. */
 struct peer {
-	int index; /* in the topology */
+	int index;  /* in the topology */
 	int dialer; /* 1 if we dial this peer */
 	enum peer_state state;
 	struct conn *conn;

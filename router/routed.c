@@ -14,8 +14,7 @@ static const char routed_context[] = "anosip-routed-v1";
 
 /* What the source signs: context, destination id, encoded body. Binding the
  * destination stops a node from re-sealing a signed body to someone else. */
-static uint8_t *signed_input(const char *dest_id, const uint8_t *body, size_t body_len,
-			     size_t *len)
+static uint8_t *signed_input(const char *dest_id, const uint8_t *body, size_t body_len, size_t *len)
 {
 	size_t ctx = sizeof(routed_context) - 1, id = strlen(dest_id);
 	uint8_t *m = malloc(ctx + 1 + id + body_len);
@@ -109,8 +108,8 @@ int routed_open(const struct topo *t, int self, const struct keys_pair *self_key
 		goto out;
 	size_t m_len;
 	m = signed_input(t->nodes[self].id, s->body.data, s->body.len, &m_len);
-	if (!m || crypto_sign_verify_detached(s->signature.data, m, m_len,
-					      t->nodes[src].keys.sign) != 0)
+	if (!m ||
+	    crypto_sign_verify_detached(s->signature.data, m, m_len, t->nodes[src].keys.sign) != 0)
 		goto out;
 	*body_out = b;
 	*source = src;

@@ -51,8 +51,8 @@ static void send_link(struct router *r, int next, const Anosip__V1__Routed *rout
 }
 
 /* Seals and sends a routed message from this node. */
-static int router_send(struct router *r, int dest, Anosip__V1__RoutedType type,
-		       uint32_t hop_limit, const uint8_t *payload, size_t len, uint64_t *id)
+static int router_send(struct router *r, int dest, Anosip__V1__RoutedType type, uint32_t hop_limit,
+		       const uint8_t *payload, size_t len, uint64_t *id)
 {
 	const struct topo *t = node_topo(r->node);
 	int self = node_self(r->node);
@@ -135,8 +135,8 @@ static void on_pong(struct router *r, const Anosip__V1__RoutedBody *body, int so
 		    uint32_t hops_back)
 {
 	r->pongs_received++;
-	Anosip__V1__Ping *pong = anosip__v1__ping__unpack(NULL, body->payload.len,
-							    body->payload.data);
+	Anosip__V1__Ping *pong =
+	    anosip__v1__ping__unpack(NULL, body->payload.len, body->payload.data);
 	if (!pong) {
 		node_count_drop(r->node, NODE_DROP_DECODE);
 		return;
@@ -148,8 +148,8 @@ static void on_pong(struct router *r, const Anosip__V1__RoutedBody *body, int so
 		job->received++;
 		job->message_id = 0;
 		node_ctl_printf(job->req, "reply from %s: hops=%u+%u time_ms=%.3f\n",
-				node_topo(r->node)->nodes[source].id, pong->hops_forward,
-				hops_back, ms);
+				node_topo(r->node)->nodes[source].id, pong->hops_forward, hops_back,
+				ms);
 		uv_timer_stop(&job->timer);
 		ping_send_next(job);
 		break;
@@ -160,8 +160,8 @@ static void on_pong(struct router *r, const Anosip__V1__RoutedBody *body, int so
 static void answer_ping(struct router *r, const Anosip__V1__RoutedBody *body, int source,
 			uint32_t hops)
 {
-	Anosip__V1__Ping *ping = anosip__v1__ping__unpack(NULL, body->payload.len,
-							    body->payload.data);
+	Anosip__V1__Ping *ping =
+	    anosip__v1__ping__unpack(NULL, body->payload.len, body->payload.data);
 	if (!ping) {
 		node_count_drop(r->node, NODE_DROP_DECODE);
 		return;
@@ -190,8 +190,8 @@ static void deliver(struct router *r, const Anosip__V1__Routed *routed)
 		return;
 	}
 	uint64_t now = util_wall_ms();
-	uint64_t age = now > body->sent_unix_ms ? now - body->sent_unix_ms
-						: body->sent_unix_ms - now;
+	uint64_t age =
+	    now > body->sent_unix_ms ? now - body->sent_unix_ms : body->sent_unix_ms - now;
 	uint64_t key = body->message_id ^ ((uint64_t)(source + 1) * 0x9E3779B97F4A7C15ull);
 	if (body->hop_limit < routed->hop_limit) {
 		/* More hops left than the source allowed: someone on the way lied. */
@@ -415,10 +415,10 @@ static void router_stop(void *state)
 }
 
 const struct node_module router_module = {
-	.name = "router",
-	.start = router_start,
-	.stop = router_stop,
-	.on_message = router_on_message,
-	.on_control = router_on_control,
-	.metrics = router_metrics,
+    .name = "router",
+    .start = router_start,
+    .stop = router_stop,
+    .on_message = router_on_message,
+    .on_control = router_on_control,
+    .metrics = router_metrics,
 };

@@ -93,9 +93,10 @@ int topo_directory_parse(const uint8_t *buf, size_t len, const uint8_t authority
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (sodium_init() < 0 || crypto_sign_verify_detached(sd->signature.data, m, m_len,
-							     authority_sign) != 0) {
-		snprintf(err, err_len, "directory signature does not verify with the authority key");
+	if (sodium_init() < 0 ||
+	    crypto_sign_verify_detached(sd->signature.data, m, m_len, authority_sign) != 0) {
+		snprintf(err, err_len,
+			 "directory signature does not verify with the authority key");
 		goto out;
 	}
 	d = anosip__v1__directory__unpack(NULL, sd->directory.len, sd->directory.data);
@@ -239,8 +240,7 @@ static int description_fail(struct description_parse *p, const char *what, const
 	return 0;
 }
 
-static int description_handler(void *user, const char *section, const char *name,
-			       const char *value)
+static int description_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct description_parse *p = user;
 	if (strcmp(section, "directory") == 0) {
@@ -286,7 +286,8 @@ static int description_handler(void *user, const char *section, const char *name
 		char copy[256];
 		snprintf(copy, sizeof(copy), "%s", value);
 		char *save = NULL;
-		for (char *tok = strtok_r(copy, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save)) {
+		for (char *tok = strtok_r(copy, " ,", &save); tok;
+		     tok = strtok_r(NULL, " ,", &save)) {
 			unsigned role;
 			if (strcmp(tok, "router") == 0)
 				continue;
@@ -314,8 +315,8 @@ static int description_handler(void *user, const char *section, const char *name
 	return 1;
 }
 
-int topo_description_load(const char *path, struct topo_entry **entries, int *n,
-			  uint64_t *serial, char *err, size_t err_len)
+int topo_description_load(const char *path, struct topo_entry **entries, int *n, uint64_t *serial,
+			  char *err, size_t err_len)
 {
 	struct description_parse p = {.err = err, .err_len = err_len, .serial = 1};
 	char copy[4096];

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static int fail_with(char *err, size_t err_len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail_with(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -72,9 +72,8 @@ static int check_entries(const struct topo_entry *e, int n, struct id_slot *slot
 					 e[i].id);
 		struct sockaddr_storage ss;
 		if (util_parse_address(e[i].address, &ss) < 0)
-			return fail_with(err, err_len,
-					 "node %s: address \"%.70s\" is not IP:port", e[i].id,
-					 e[i].address);
+			return fail_with(err, err_len, "node %s: address \"%.70s\" is not IP:port",
+					 e[i].id, e[i].address);
 		slots[i].id = e[i].id;
 		slots[i].index = i;
 	}
@@ -123,10 +122,11 @@ static int number_subtrees(struct topo *t, char *err, size_t err_len)
 			next_child[t->pre_order_index[k]] = 1;
 		for (int i = 0; i < t->n; i++)
 			if (!next_child[i]) {
-				rc = fail_with(err, err_len,
-					       "node %s: parent chain forms a cycle and never reaches "
-					       "the root",
-					       t->nodes[i].id);
+				rc = fail_with(
+				    err, err_len,
+				    "node %s: parent chain forms a cycle and never reaches "
+				    "the root",
+				    t->nodes[i].id);
 				goto out;
 			}
 	}
@@ -188,8 +188,8 @@ int topo_build(const struct topo_entry *e, int n, uint64_t serial, struct topo *
 			goto fail;
 		}
 		if (nd->parent == i) {
-			rc = fail_with(err, err_len, "node %s: is its own parent (a cycle)",
-				       nd->id);
+			rc =
+			    fail_with(err, err_len, "node %s: is its own parent (a cycle)", nd->id);
 			goto fail;
 		}
 		n_children[nd->parent]++;

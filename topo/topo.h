@@ -102,7 +102,7 @@ int topo_directory_sign(const struct topo_entry *entries, int n, uint64_t serial
 
 /* Reads a topology description (INI, see docs/directory.md) into entries.
  * *entries is malloc'd, the caller frees it. */
-int topo_description_load(const char *path, struct topo_entry **entries, int *n,
-			  uint64_t *serial, char *err, size_t err_len);
+int topo_description_load(const char *path, struct topo_entry **entries, int *n, uint64_t *serial,
+			  char *err, size_t err_len);
 
 #endif

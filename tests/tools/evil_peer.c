@@ -94,12 +94,10 @@ static void seal_raw(struct link_session *s, const uint8_t *plain, uint8_t out[L
 int main(int argc, char **argv)
 {
 	const char *dir = NULL, *as = NULL, *to = NULL, *attack = NULL, *key = NULL;
-	static const struct option longopts[] = {{"dir", required_argument, NULL, 'd'},
-						 {"as", required_argument, NULL, 'a'},
-						 {"to", required_argument, NULL, 't'},
-						 {"attack", required_argument, NULL, 'k'},
-						 {"key", required_argument, NULL, 'K'},
-						 {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {
+	    {"dir", required_argument, NULL, 'd'}, {"as", required_argument, NULL, 'a'},
+	    {"to", required_argument, NULL, 't'},  {"attack", required_argument, NULL, 'k'},
+	    {"key", required_argument, NULL, 'K'}, {NULL, 0, NULL, 0}};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "d:a:t:k:K:", longopts, NULL)) != -1) {
 		if (opt == 'd')
@@ -114,7 +112,8 @@ int main(int argc, char **argv)
 			key = optarg;
 	}
 	if (!dir || !as || !to || !attack) {
-		fprintf(stderr, "usage: evil-peer --dir TESTBED --as NODE --to NODE --attack NAME\n");
+		fprintf(stderr,
+			"usage: evil-peer --dir TESTBED --as NODE --to NODE --attack NAME\n");
 		return 2;
 	}
 	if (sodium_init() < 0)

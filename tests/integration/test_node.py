@@ -243,6 +243,16 @@ def directory_show_verifies_and_lists():
     assert p.stdout.count("\nnode-") == 13
 
 
+@suite.test
+def nodes_stop_cleanly_with_no_sanitizer_report():
+    # Last: SIGTERM every node; ASan/LSan/UBSan would have written to the logs.
+    global tb
+    t = testbed()
+    tb = None
+    reports = t.down()
+    assert not reports, "\n".join(reports[:20])
+
+
 if __name__ == "__main__":
     try:
         rc = suite.run()

@@ -4,7 +4,12 @@
  *
  * Every frame on the wire is LINK_FRAME_SIZE bytes, handshake included.
  * A message (an encoded LinkMessage) is cut into frames of up to
- * LINK_FRAME_PAYLOAD bytes each; the last is padded. */
+ * LINK_FRAME_PAYLOAD bytes each; the last is padded.
+ *
+ * The only bytes parsed by hand are the 3-byte header inside an opened
+ * frame (flags, length): a fixed layout, checked (known flags, length at
+ * most LINK_FRAME_PAYLOAD) before anything is copied. Messages themselves
+ * are protobuf. */
 #ifndef ANOSIP_LINK_H
 #define ANOSIP_LINK_H
 

@@ -121,8 +121,7 @@ static void on_flood_idle(uv_idle_t *idle)
 	m.discard = &d;
 	int burst = 256;
 	while (n->flood_left > 0 && burst-- > 0 && p && p->state == PEER_UP) {
-		size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&p->conn->tcp);
-		if (queued > n->cfg.max_queue_bytes / 2)
+		if (node_link_queued(n, p->index) > n->cfg.max_queue_bytes / 2)
 			return; /* let the socket drain; try on the next loop turn */
 		if (node_send(n, p->index, &m) < 0)
 			break;

@@ -75,7 +75,7 @@ void node_ctl_done(struct node_ctl *req)
 }
 
 /* Splits a line into words in place; returns the count, or -1 if too many. */
-static int split_words(char *line, char **argv, int max)
+int control_split_words(char *line, char **argv, int max)
 {
 	int argc = 0;
 	char *save = NULL;
@@ -91,7 +91,7 @@ static void dispatch(struct node_ctl *req)
 {
 	struct node *n = req->node;
 	char *argv[CONTROL_ARGS];
-	int argc = split_words(req->line, argv, CONTROL_ARGS);
+	int argc = control_split_words(req->line, argv, CONTROL_ARGS);
 	req->dispatched = 1;
 	if (argc <= 0) {
 		node_ctl_printf(req, "error: %s\n", argc < 0 ? "too many words" : "empty command");

@@ -36,10 +36,27 @@ void links_count_drop(struct node *n, struct peer *p, enum node_drop reason, con
 			 detail ? ": " : "", detail ? detail : "");
 }
 
+/* A connection's buffered output is written once it reaches this size, or at
+ * the end of the loop turn, whichever comes first. */
+#define OUT_FLUSH_BYTES (16 * 1024)
+
 static void on_conn_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
+	free(c->out);
 	free(c);
+}
+
+static void flush_list_remove(struct node *n, struct conn *c)
+{
+	if (!c->out_scheduled)
+		return;
+	for (struct conn **pp = &n->flush_list; *pp; pp = &(*pp)->next_flush)
+		if (*pp == c) {
+			*pp = c->next_flush;
+			break;
+		}
+	c->out_scheduled = 0;
 }
 
 static void pending_remove(struct node *n, struct conn *c)
@@ -85,6 +102,8 @@ static void conn_close(struct conn *c, int reason, const char *detail)
 	}
 	if (!c->initiator && !c->handshake_done)
 		pending_remove(n, c);
+	flush_list_remove(n, c);
+	c->out_len = 0;
 	link_handshake_wipe(&c->hs);
 	link_session_wipe(&c->session);
 	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -142,6 +161,69 @@ static int send_frame(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
 	return conn_write(c, frame, LINK_FRAME_SIZE);
 }
 
+static int conn_flush(struct conn *c);
+static void on_flush_check(uv_check_t *check);
+
+static size_t conn_queued(const struct conn *c)
+{
+	return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) + c->out_len;
+}
+
+/* Room for `need` more bytes in the output buffer. */
+static int out_reserve(struct conn *c, size_t need)
+{
+	if (c->out_len + need <= c->out_cap)
+		return 0;
+	if (c->out_len > 0 && conn_flush(c) < 0)
+		return -EIO;
+	if (need <= c->out_cap)
+		return 0;
+	size_t cap = need > OUT_FLUSH_BYTES ? need : OUT_FLUSH_BYTES;
+	uint8_t *out = realloc(c->out, cap);
+	if (!out)
+		return -ENOMEM;
+	c->out = out;
+	c->out_cap = cap;
+	return 0;
+}
+
+/* Writes the buffered frames; closes the connection on a write error. */
+static int conn_flush(struct conn *c)
+{
+	if (c->out_len == 0 || c->closing)
+		return 0;
+	int rc = conn_write(c, c->out, c->out_len);
+	c->out_len = 0;
+	/* A big message grew the buffer: give the memory back. */
+	if (c->out_cap > OUT_FLUSH_BYTES) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
+	if (rc < 0) {
+		conn_close(c, -1, NULL);
+		return rc;
+	}
+	return 0;
+}
+
+void links_flush_all(struct node *n)
+{
+	while (n->flush_list) {
+		struct conn *c = n->flush_list;
+		n->flush_list = c->next_flush;
+		c->out_scheduled = 0;
+		conn_flush(c);
+	}
+}
+
+static void on_flush_check(uv_check_t *check)
+{
+	struct node *n = check->data;
+	links_flush_all(n);
+	uv_check_stop(check);
+}
+
 int node_send(struct node *n, int neighbour, const Anosip__V1__LinkMessage *msg)
 {
 	struct peer *p = links_peer(n, neighbour);
@@ -153,23 +235,33 @@ int node_send(struct node *n, int neighbour, const Anosip__V1__LinkMessage *msg)
 	if (len > LINK_MESSAGE_MAX)
 		return -EMSGSIZE;
 	size_t wire = link_frames_for(len) * LINK_FRAME_SIZE;
-	uv_stream_t *s = (uv_stream_t *)&p->conn->tcp;
-	if (uv_stream_get_write_queue_size(s) + wire > n->cfg.max_queue_bytes) {
+	struct conn *c = p->conn;
+	if (conn_queued(c) + wire > n->cfg.max_queue_bytes) {
 		links_count_drop(n, p, NODE_DROP_QUEUE_FULL, NULL);
 		return -ENOBUFS;
 	}
+	int rc = out_reserve(c, wire);
+	if (rc < 0) {
+		conn_close(c, -1, NULL);
+		return -ENOTCONN;
+	}
 	anosip__v1__link_message__pack(msg, n->message_buffer);
-	long sealed = link_seal_message(&p->conn->session, n->message_buffer, len, n->sealed_buffer,
-					sizeof(n->sealed_buffer));
+	/* Sealed straight into the connection's output buffer: no extra copy. */
+	long sealed = link_seal_message(&c->session, n->message_buffer, len, c->out + c->out_len,
+					c->out_cap - c->out_len);
 	if (sealed < 0)
 		return -EMSGSIZE;
+	c->out_len += (size_t)sealed;
 	n->counters.messages_out++;
 	p->counters.messages_out++;
 	count_out(n, p, (size_t)sealed);
-	int rc = conn_write(p->conn, n->sealed_buffer, (size_t)sealed);
-	if (rc < 0) {
-		conn_close(p->conn, -1, NULL);
-		return -ENOTCONN;
+	if (c->out_len >= OUT_FLUSH_BYTES)
+		return conn_flush(c) < 0 ? -ENOTCONN : 0;
+	if (!c->out_scheduled) {
+		c->out_scheduled = 1;
+		c->next_flush = n->flush_list;
+		n->flush_list = c;
+		uv_check_start(&n->flush_check, on_flush_check);
 	}
 	return 0;
 }
@@ -187,8 +279,7 @@ size_t node_link_queued(const struct node *n, int neighbour)
 	for (int i = 0; i < n->n_peers; i++)
 		if (n->peers[i].index == neighbour && n->peers[i].conn &&
 		    n->peers[i].state == PEER_UP)
-			return uv_stream_get_write_queue_size(
-			    (const uv_stream_t *)&n->peers[i].conn->tcp);
+			return conn_queued(n->peers[i].conn);
 	return 0;
 }
 
@@ -455,6 +546,8 @@ int links_start(struct node *n)
 	int rc = util_parse_address(listen, &addr);
 	if (rc < 0)
 		return rc;
+	uv_check_init(&n->loop, &n->flush_check);
+	n->flush_check.data = n;
 	uv_tcp_init(&n->loop, &n->listener);
 	n->listener.data = n;
 	rc = uv_tcp_bind(&n->listener, (struct sockaddr *)&addr, 0);
@@ -463,6 +556,7 @@ int links_start(struct node *n)
 	if (rc < 0) {
 		log_error("%s: cannot listen on %s: %s", n->cfg.path, listen, uv_strerror(rc));
 		uv_close((uv_handle_t *)&n->listener, NULL);
+		uv_close((uv_handle_t *)&n->flush_check, NULL);
 		return rc;
 	}
 	return 0;
@@ -503,6 +597,8 @@ void links_tick(struct node *n, uint64_t now)
 
 void links_close_all(struct node *n)
 {
+	links_flush_all(n);
+	uv_close((uv_handle_t *)&n->flush_check, NULL);
 	for (int i = 0; i < n->n_peers; i++)
 		if (n->peers[i].conn)
 			conn_close(n->peers[i].conn, -1, NULL);

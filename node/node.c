@@ -189,7 +189,7 @@ int node_run(const struct node_config *cfg, const struct node_module *const *mod
 		goto out_loop;
 	rc = control_start(n);
 	if (rc < 0) {
-		uv_close((uv_handle_t *)&n->listener, NULL);
+		links_close_all(n);
 		goto out_loop;
 	}
 	uv_timer_init(&n->loop, &n->tick);

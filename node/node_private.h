@@ -31,6 +31,12 @@ struct conn {
 	uint8_t partial[LINK_FRAME_SIZE];
 	size_t partial_len;
 	struct conn *next_pending; /* list of inbound conns still in handshake */
+	/* Sealed frames waiting for the end of this loop turn, so a burst of
+	 * messages costs one write() instead of one per frame. */
+	uint8_t *out;
+	size_t out_len, out_cap;
+	int out_scheduled;
+	struct conn *next_flush;
 	uv_connect_t connect_req;
 };
 
@@ -56,6 +62,8 @@ struct node {
 	int self;
 	uint64_t started_ms;
 	uv_tcp_t listener;
+	uv_check_t flush_check; /* runs after each poll: writes buffered frames */
+	struct conn *flush_list;
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm;
 	uv_pipe_t control;
@@ -78,13 +86,13 @@ struct node {
 	struct node_ctl *flood_req;
 	uint8_t read_buffer[64 * 1024];
 	uint8_t message_buffer[LINK_MESSAGE_MAX];
-	uint8_t sealed_buffer[LINK_FRAMES_MAX * LINK_FRAME_SIZE];
 };
 
 /* links.c */
 int links_start(struct node *n);
 void links_tick(struct node *n, uint64_t now);
 void links_close_all(struct node *n);
+void links_flush_all(struct node *n);
 struct peer *links_peer(struct node *n, int index);
 /* Closes p's link, counting reason (a message that does not decode...). */
 void links_reject(struct node *n, struct peer *p, enum node_drop reason);
@@ -94,6 +102,9 @@ void links_count_drop(struct node *n, struct peer *p, enum node_drop reason, con
 int control_start(struct node *n);
 void control_close(struct node *n);
 int control_builtin(struct node *n, struct node_ctl *req, int argc, char **argv);
+/* Splits a command line into words on blanks (space, tab, CR, LF), in place;
+ * returns the count, or -1 if there are more than max. Exposed for tests. */
+int control_split_words(char *line, char **argv, int max);
 
 /* node.c */
 void node_dispatch(struct node *n, struct peer *from, const uint8_t *msg, size_t len);

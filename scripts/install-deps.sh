@@ -5,7 +5,7 @@
 # Runs apt-get as root (or through sudo when not root).
 set -eu
 
-PACKAGES="build-essential pkg-config clang libclang-rt-14-dev
+PACKAGES="build-essential make pkg-config clang clang-format libclang-rt-14-dev
 libsodium-dev libuv1-dev libsqlite3-dev sqlite3
 libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev
 python3 tcpdump iproute2 procps psmisc"

@@ -7,12 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct write_req {
-	uv_write_t req;
-	size_t len;
-	uint8_t data[];
-};
-
 struct peer *links_peer(struct node *n, int index)
 {
 	for (int i = 0; i < n->n_peers; i++)
@@ -36,27 +30,11 @@ void links_count_drop(struct node *n, struct peer *p, enum node_drop reason, con
 			 detail ? ": " : "", detail ? detail : "");
 }
 
-/* A connection's buffered output is written once it reaches this size, or at
- * the end of the loop turn, whichever comes first. */
-#define OUT_FLUSH_BYTES (16 * 1024)
-
 static void on_conn_closed(uv_handle_t *h)
 {
 	struct conn *c = h->data;
 	free(c->out);
 	free(c);
-}
-
-static void flush_list_remove(struct node *n, struct conn *c)
-{
-	if (!c->out_scheduled)
-		return;
-	for (struct conn **pp = &n->flush_list; *pp; pp = &(*pp)->next_flush)
-		if (*pp == c) {
-			*pp = c->next_flush;
-			break;
-		}
-	c->out_scheduled = 0;
 }
 
 static void pending_remove(struct node *n, struct conn *c)
@@ -83,7 +61,7 @@ static void schedule_reconnect(struct node *n, struct peer *p)
 }
 
 /* Closes a connection; a reason >= 0 is counted as a drop. */
-static void conn_close(struct conn *c, int reason, const char *detail)
+void links_conn_close(struct conn *c, int reason, const char *detail)
 {
 	struct node *n = c->node;
 	if (c->closing)
@@ -102,185 +80,10 @@ static void conn_close(struct conn *c, int reason, const char *detail)
 	}
 	if (!c->initiator && !c->handshake_done)
 		pending_remove(n, c);
-	flush_list_remove(n, c);
-	c->out_len = 0;
+	send_forget(n, c);
 	link_handshake_wipe(&c->hs);
 	link_session_wipe(&c->session);
 	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
-}
-
-static void on_write_done(uv_write_t *req, int status)
-{
-	struct write_req *w = (struct write_req *)req;
-	(void)status; /* a failed write shows up as a read error and closes */
-	free(w);
-}
-
-/* Writes bytes in order; tries without copying first. */
-static int conn_write(struct conn *c, const uint8_t *data, size_t len)
-{
-	uv_stream_t *s = (uv_stream_t *)&c->tcp;
-	size_t done = 0;
-	if (uv_stream_get_write_queue_size(s) == 0) {
-		uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
-		int w = uv_try_write(s, &b, 1);
-		if (w >= 0)
-			done = (size_t)w;
-		else if (w != UV_EAGAIN)
-			return w;
-	}
-	if (done == len)
-		return 0;
-	struct write_req *wr = malloc(sizeof(*wr) + len - done);
-	if (!wr)
-		return -ENOMEM;
-	wr->len = len - done;
-	memcpy(wr->data, data + done, len - done);
-	uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)wr->len);
-	int rc = uv_write(&wr->req, s, &b, 1, on_write_done);
-	if (rc < 0)
-		free(wr);
-	return rc;
-}
-
-static void count_out(struct node *n, struct peer *p, size_t bytes)
-{
-	size_t frames = bytes / LINK_FRAME_SIZE;
-	n->counters.frames_out += frames;
-	n->counters.bytes_out += bytes;
-	if (p) {
-		p->counters.frames_out += frames;
-		p->counters.bytes_out += bytes;
-		p->last_tx_ms = util_now_ms();
-	}
-}
-
-static int send_frame(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
-{
-	count_out(c->node, c->peer, LINK_FRAME_SIZE);
-	return conn_write(c, frame, LINK_FRAME_SIZE);
-}
-
-static int conn_flush(struct conn *c);
-static void on_flush_check(uv_check_t *check);
-
-static size_t conn_queued(const struct conn *c)
-{
-	return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) + c->out_len;
-}
-
-/* Room for `need` more bytes in the output buffer. */
-static int out_reserve(struct conn *c, size_t need)
-{
-	if (c->out_len + need <= c->out_cap)
-		return 0;
-	if (c->out_len > 0 && conn_flush(c) < 0)
-		return -EIO;
-	if (need <= c->out_cap)
-		return 0;
-	size_t cap = need > OUT_FLUSH_BYTES ? need : OUT_FLUSH_BYTES;
-	uint8_t *out = realloc(c->out, cap);
-	if (!out)
-		return -ENOMEM;
-	c->out = out;
-	c->out_cap = cap;
-	return 0;
-}
-
-/* Writes the buffered frames; closes the connection on a write error. */
-static int conn_flush(struct conn *c)
-{
-	if (c->out_len == 0 || c->closing)
-		return 0;
-	int rc = conn_write(c, c->out, c->out_len);
-	c->out_len = 0;
-	/* A big message grew the buffer: give the memory back. */
-	if (c->out_cap > OUT_FLUSH_BYTES) {
-		free(c->out);
-		c->out = NULL;
-		c->out_cap = 0;
-	}
-	if (rc < 0) {
-		conn_close(c, -1, NULL);
-		return rc;
-	}
-	return 0;
-}
-
-void links_flush_all(struct node *n)
-{
-	while (n->flush_list) {
-		struct conn *c = n->flush_list;
-		n->flush_list = c->next_flush;
-		c->out_scheduled = 0;
-		conn_flush(c);
-	}
-}
-
-static void on_flush_check(uv_check_t *check)
-{
-	struct node *n = check->data;
-	links_flush_all(n);
-	uv_check_stop(check);
-}
-
-int node_send(struct node *n, int neighbour, const Anosip__V1__LinkMessage *msg)
-{
-	struct peer *p = links_peer(n, neighbour);
-	if (!p || p->state != PEER_UP || !p->conn) {
-		links_count_drop(n, p, NODE_DROP_NO_LINK, NULL);
-		return -ENOTCONN;
-	}
-	size_t len = anosip__v1__link_message__get_packed_size(msg);
-	if (len > LINK_MESSAGE_MAX)
-		return -EMSGSIZE;
-	size_t wire = link_frames_for(len) * LINK_FRAME_SIZE;
-	struct conn *c = p->conn;
-	if (conn_queued(c) + wire > n->cfg.max_queue_bytes) {
-		links_count_drop(n, p, NODE_DROP_QUEUE_FULL, NULL);
-		return -ENOBUFS;
-	}
-	int rc = out_reserve(c, wire);
-	if (rc < 0) {
-		conn_close(c, -1, NULL);
-		return -ENOTCONN;
-	}
-	anosip__v1__link_message__pack(msg, n->message_buffer);
-	/* Sealed straight into the connection's output buffer: no extra copy. */
-	long sealed = link_seal_message(&c->session, n->message_buffer, len, c->out + c->out_len,
-					c->out_cap - c->out_len);
-	if (sealed < 0)
-		return -EMSGSIZE;
-	c->out_len += (size_t)sealed;
-	n->counters.messages_out++;
-	p->counters.messages_out++;
-	count_out(n, p, (size_t)sealed);
-	if (c->out_len >= OUT_FLUSH_BYTES)
-		return conn_flush(c) < 0 ? -ENOTCONN : 0;
-	if (!c->out_scheduled) {
-		c->out_scheduled = 1;
-		c->next_flush = n->flush_list;
-		n->flush_list = c;
-		uv_check_start(&n->flush_check, on_flush_check);
-	}
-	return 0;
-}
-
-int node_link_up(const struct node *n, int neighbour)
-{
-	for (int i = 0; i < n->n_peers; i++)
-		if (n->peers[i].index == neighbour)
-			return n->peers[i].state == PEER_UP;
-	return 0;
-}
-
-size_t node_link_queued(const struct node *n, int neighbour)
-{
-	for (int i = 0; i < n->n_peers; i++)
-		if (n->peers[i].index == neighbour && n->peers[i].conn &&
-		    n->peers[i].state == PEER_UP)
-			return conn_queued(n->peers[i].conn);
-	return 0;
 }
 
 static void link_up(struct conn *c, struct peer *p)
@@ -293,7 +96,7 @@ static void link_up(struct conn *c, struct peer *p)
 		struct conn *old = p->conn;
 		p->conn = NULL;
 		old->peer = NULL;
-		conn_close(old, -1, NULL);
+		links_conn_close(old, -1, NULL);
 	}
 	c->peer = p;
 	c->handshake_done = 1;
@@ -334,7 +137,7 @@ static void handshake_step(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
 		if (rc == 0)
 			rc = link_handshake_write_2(&c->hs, out);
 		if (rc == 0)
-			send_frame(c, out);
+			send_handshake_frame(c, out);
 	} else if (!c->initiator) {
 		rc = link_handshake_read_3(&c->hs, frame);
 		if (rc == 0)
@@ -349,7 +152,7 @@ static void handshake_step(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
 		if (rc == 0)
 			rc = link_handshake_write_3(&c->hs, out);
 		if (rc == 0) {
-			send_frame(c, out);
+			send_handshake_frame(c, out);
 			rc = link_handshake_finish(&c->hs, &c->session);
 		}
 		if (rc == 0)
@@ -360,7 +163,7 @@ static void handshake_step(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
 		char detail[96];
 		snprintf(detail, sizeof(detail), "handshake: %s%s%s", link_strerror(rc),
 			 c->hs.peer_id[0] ? ", claimed id " : "", c->hs.peer_id);
-		conn_close(c, handshake_drop_reason(rc), detail);
+		links_conn_close(c, handshake_drop_reason(rc), detail);
 	}
 }
 
@@ -373,7 +176,7 @@ static void data_frame(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
 		int reason = rc == LINK_ERR_AUTH       ? NODE_DROP_FRAME_AUTH
 			     : rc == LINK_ERR_OVERSIZE ? NODE_DROP_OVERSIZE
 						       : NODE_DROP_FRAME_FORMAT;
-		conn_close(c, reason, link_strerror(rc));
+		links_conn_close(c, reason, link_strerror(rc));
 		return;
 	}
 	if (rc == 1)
@@ -393,9 +196,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	struct node *n = c->node;
 	if (nread < 0) {
 		if (c->partial_len)
-			conn_close(c, NODE_DROP_TRUNCATED, NULL);
+			links_conn_close(c, NODE_DROP_TRUNCATED, NULL);
 		else
-			conn_close(c, -1, NULL);
+			links_conn_close(c, -1, NULL);
 		return;
 	}
 	const uint8_t *data = (const uint8_t *)buf->base;
@@ -458,14 +261,15 @@ static void on_connect(uv_connect_t *req, int status)
 		n->counters.connect_failures++;
 		c->peer->counters.connect_failures++;
 		log_debug("dial %s: %s", peer_name(n, c->peer), uv_strerror(status));
-		conn_close(c, -1, NULL);
+		links_conn_close(c, -1, NULL);
 		return;
 	}
 	c->peer->state = PEER_HANDSHAKE;
 	uint8_t out[LINK_FRAME_SIZE];
 	link_handshake_write_1(&c->hs, out);
-	if (send_frame(c, out) < 0 || uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
-		conn_close(c, -1, NULL);
+	if (send_handshake_frame(c, out) < 0 ||
+	    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
+		links_conn_close(c, -1, NULL);
 }
 
 static void dial(struct node *n, struct peer *p)
@@ -485,7 +289,7 @@ static void dial(struct node *n, struct peer *p)
 	int rc = uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&addr, on_connect);
 	if (rc < 0) {
 		n->counters.connect_failures++;
-		conn_close(c, -1, NULL);
+		links_conn_close(c, -1, NULL);
 	}
 }
 
@@ -511,11 +315,11 @@ static void on_incoming(uv_stream_t *server, int status)
 	if (!c)
 		return;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-		conn_close(c, -1, NULL);
+		links_conn_close(c, -1, NULL);
 		return;
 	}
 	if (n->n_pending >= n->cfg.max_pending_handshakes) {
-		conn_close(c, NODE_DROP_TOO_MANY_PENDING, NULL);
+		links_conn_close(c, NODE_DROP_TOO_MANY_PENDING, NULL);
 		return;
 	}
 	c->next_pending = n->pending;
@@ -523,7 +327,7 @@ static void on_incoming(uv_stream_t *server, int status)
 	n->n_pending++;
 	link_handshake_responder(&c->hs, &n->keys, n->cfg.id, accept_lookup, n, 0);
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
-		conn_close(c, -1, NULL);
+		links_conn_close(c, -1, NULL);
 }
 
 int links_start(struct node *n)
@@ -565,7 +369,7 @@ int links_start(struct node *n)
 static void check_handshake_timeout(struct node *n, struct conn *c, uint64_t now)
 {
 	if (!c->handshake_done && now - c->started_ms > n->cfg.handshake_timeout_ms)
-		conn_close(c, NODE_DROP_HANDSHAKE_TIMEOUT, NULL);
+		links_conn_close(c, NODE_DROP_HANDSHAKE_TIMEOUT, NULL);
 }
 
 void links_tick(struct node *n, uint64_t now)
@@ -580,7 +384,7 @@ void links_tick(struct node *n, uint64_t now)
 			check_handshake_timeout(n, p->conn, now);
 		} else if (p->state == PEER_UP) {
 			if (now - p->last_rx_ms > n->cfg.dead_ms) {
-				conn_close(p->conn, NODE_DROP_PEER_SILENT, NULL);
+				links_conn_close(p->conn, NODE_DROP_PEER_SILENT, NULL);
 			} else if (now - p->last_tx_ms >= n->cfg.keepalive_ms) {
 				Anosip__V1__Keepalive ka = ANOSIP__V1__KEEPALIVE__INIT;
 				Anosip__V1__LinkMessage m = ANOSIP__V1__LINK_MESSAGE__INIT;
@@ -601,14 +405,14 @@ void links_close_all(struct node *n)
 	uv_close((uv_handle_t *)&n->flush_check, NULL);
 	for (int i = 0; i < n->n_peers; i++)
 		if (n->peers[i].conn)
-			conn_close(n->peers[i].conn, -1, NULL);
+			links_conn_close(n->peers[i].conn, -1, NULL);
 	while (n->pending)
-		conn_close(n->pending, -1, NULL);
+		links_conn_close(n->pending, -1, NULL);
 	uv_close((uv_handle_t *)&n->listener, NULL);
 }
 
 void links_reject(struct node *n, struct peer *p, enum node_drop reason)
 {
 	if (p && p->conn)
-		conn_close(p->conn, (int)reason, NULL);
+		links_conn_close(p->conn, (int)reason, NULL);
 }

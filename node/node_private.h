@@ -92,11 +92,21 @@ struct node {
 int links_start(struct node *n);
 void links_tick(struct node *n, uint64_t now);
 void links_close_all(struct node *n);
-void links_flush_all(struct node *n);
 struct peer *links_peer(struct node *n, int index);
 /* Closes p's link, counting reason (a message that does not decode...). */
 void links_reject(struct node *n, struct peer *p, enum node_drop reason);
 void links_count_drop(struct node *n, struct peer *p, enum node_drop reason, const char *detail);
+
+/* Closes a connection; a reason >= 0 is counted as a drop. */
+void links_conn_close(struct conn *c, int reason, const char *detail);
+
+/* send.c */
+/* Handshake frames bypass the output buffer: written at once, in order. */
+int send_handshake_frame(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE]);
+/* Drops a closing connection's buffered output and flush schedule. */
+void send_forget(struct node *n, struct conn *c);
+/* Writes every connection's buffered output now. */
+void links_flush_all(struct node *n);
 
 /* control.c */
 int control_start(struct node *n);

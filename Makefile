@@ -75,7 +75,7 @@ BENCH_BIN  := $(BUILD)/bench/anosip-bench
 all: $(BIN)
 
 # Generated code is kept between runs, not treated as intermediate.
-.SECONDARY: $(PROTO_C) $(PROTO_H)
+.SECONDARY: $(PROTO_C) $(PROTO_H) $(TOOL_SRC:%.c=$(BUILD)/%.o)
 
 # The check is cheap (dpkg-query), so it runs on every make: a package
 # removed since the last build is noticed and installed again.

@@ -28,6 +28,11 @@ fi
 echo "install-deps: installing$missing"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
+	if ! command -v sudo >/dev/null 2>&1; then
+		echo "install-deps: not root and no sudo; as root, run:" >&2
+		echo "  apt-get install -y$missing" >&2
+		exit 1
+	fi
 	SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive

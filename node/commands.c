@@ -22,6 +22,8 @@ static const char *state_name(enum peer_state s)
 
 static const char *relation(const struct node *n, int other)
 {
+	if (n->cfg.client)
+		return "portal";
 	const struct topo_node *self = &n->topo->nodes[n->self];
 	if (self->parent == other)
 		return "parent";
@@ -35,6 +37,18 @@ static void cmd_status(struct node *n, struct node_ctl *req)
 	int up = 0;
 	for (int i = 0; i < n->n_peers; i++)
 		up += n->peers[i].state == PEER_UP;
+	if (n->cfg.client) {
+		/* A user agent: its own lines come from the ua module. */
+		node_ctl_printf(req, "mode ua\n");
+		node_ctl_printf(req, "directory_serial %llu\n",
+				(unsigned long long)n->topo->serial);
+		node_ctl_printf(req, "uptime_ms %llu\n",
+				(unsigned long long)(util_now_ms() - n->started_ms));
+		node_ctl_printf(req, "portal %s\n",
+				n->topo->nodes[n->peers[n->client_portal].index].id);
+		node_ctl_printf(req, "links_up %d\n", up);
+		return;
+	}
 	char roles[64];
 	const struct topo_node *self = &n->topo->nodes[n->self];
 	topo_roles_text(self->roles, roles, sizeof(roles));
@@ -51,6 +65,7 @@ static void cmd_status(struct node *n, struct node_ctl *req)
 	node_ctl_printf(req, "neighbours %d\n", n->n_peers);
 	node_ctl_printf(req, "links_up %d\n", up);
 	node_ctl_printf(req, "pending_handshakes %u\n", n->n_pending);
+	node_ctl_printf(req, "clients %u\n", n->n_clients);
 }
 
 static void cmd_links(struct node *n, struct node_ctl *req)

@@ -98,6 +98,8 @@ static int handler(void *user, const char *section, const char *name, const char
 			rc = set_uint(value, 1, 3600000, &c->reconnect_max_ms);
 		else if (strcmp(name, "max_pending_handshakes") == 0)
 			rc = set_uint(value, 1, 100000, &c->max_pending_handshakes);
+		else if (strcmp(name, "max_clients") == 0)
+			rc = set_uint(value, 1, 1000000, &c->max_clients);
 		else if (strcmp(name, "max_queue_bytes") == 0) {
 			rc = set_uint(value, 64 * 1024, 1u << 30, &v);
 			c->max_queue_bytes = v;
@@ -134,6 +136,7 @@ int node_config_load(const char *path, struct node_config *cfg, char *err, size_
 	cfg->reconnect_max_ms = 5000;
 	cfg->max_queue_bytes = 4u << 20;
 	cfg->max_pending_handshakes = 64;
+	cfg->max_clients = 20000;
 
 	char copy[4096];
 	snprintf(copy, sizeof(copy), "%s", path);

@@ -80,6 +80,16 @@ void links_conn_close(struct conn *c, int reason, const char *detail)
 	}
 	if (!c->initiator && !c->handshake_done)
 		pending_remove(n, c);
+	if (c->up)
+		node_link_event(n, c, 0);
+	if (c->client) {
+		for (struct conn **pp = &n->clients; *pp; pp = &(*pp)->next_client)
+			if (*pp == c) {
+				*pp = c->next_client;
+				n->n_clients--;
+				break;
+			}
+	}
 	send_forget(n, c);
 	link_handshake_wipe(&c->hs);
 	link_session_wipe(&c->session);
@@ -112,6 +122,29 @@ static void link_up(struct conn *c, struct peer *p)
 	}
 	p->ever_up = 1;
 	log_info("link to %s up (%s)", peer_name(n, p), c->initiator ? "dialed" : "accepted");
+	c->peer_index = p->index;
+	node_link_event(n, c, 1);
+}
+
+/* An anonymous initiator finished its handshake with us, a portal. */
+static void client_up(struct conn *c)
+{
+	struct node *n = c->node;
+	c->handshake_done = 1;
+	if (n->n_clients >= n->cfg.max_clients) {
+		links_conn_close(c, NODE_DROP_TOO_MANY_CLIENTS, NULL);
+		return;
+	}
+	c->client = 1;
+	c->peer_index = -1;
+	c->next_client = n->clients;
+	n->clients = c;
+	n->n_clients++;
+	c->last_rx_ms = c->last_tx_ms = util_now_ms();
+	n->counters.handshakes_ok++;
+	/* No address in this line: a portal never logs where a client is. */
+	log_debug("client link %u up", c->link_id);
+	node_link_event(n, c, 1);
 }
 
 static int handshake_drop_reason(int err)
@@ -144,8 +177,10 @@ static void handshake_step(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
 			rc = link_handshake_finish(&c->hs, &c->session);
 		if (rc == 0) {
 			pending_remove(n, c);
-			struct peer *p = links_peer(n, topo_find(n->topo, c->hs.peer_id));
-			link_up(c, p);
+			if (c->hs.peer_id[0] == 0)
+				client_up(c);
+			else
+				link_up(c, links_peer(n, topo_find(n->topo, c->hs.peer_id)));
 		}
 	} else {
 		rc = link_handshake_read_2(&c->hs, frame);
@@ -180,7 +215,7 @@ static void data_frame(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
 		return;
 	}
 	if (rc == 1)
-		node_dispatch(c->node, c->peer, msg, len);
+		node_dispatch(c->node, c, msg, len);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -208,6 +243,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->peer->counters.bytes_in += left;
 		c->peer->last_rx_ms = util_now_ms();
 	}
+	c->last_rx_ms = util_now_ms();
 	while (left > 0 && !c->closing) {
 		const uint8_t *frame;
 		if (c->partial_len == 0 && left >= LINK_FRAME_SIZE) {
@@ -244,6 +280,8 @@ static struct conn *conn_new(struct node *n, int initiator)
 		return NULL;
 	c->node = n;
 	c->initiator = initiator;
+	c->link_id = ++n->next_link_id;
+	c->peer_index = -1;
 	c->started_ms = util_now_ms();
 	uv_tcp_init(&n->loop, &c->tcp);
 	uv_tcp_nodelay(&c->tcp, 1);
@@ -284,7 +322,8 @@ static void dial(struct node *n, struct peer *p)
 	c->peer = p;
 	p->conn = c;
 	p->state = PEER_CONNECTING;
-	link_handshake_initiator(&c->hs, &n->keys, n->cfg.id, t->id, t->keys.sign);
+	link_handshake_initiator(&c->hs, n->cfg.client ? NULL : &n->keys, n->cfg.id, t->id,
+				 t->keys.sign);
 	c->connect_req.data = c;
 	int rc = uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&addr, on_connect);
 	if (rc < 0) {
@@ -325,15 +364,33 @@ static void on_incoming(uv_stream_t *server, int status)
 	c->next_pending = n->pending;
 	n->pending = c;
 	n->n_pending++;
-	link_handshake_responder(&c->hs, &n->keys, n->cfg.id, accept_lookup, n, 0);
+	int portal = (n->topo->nodes[n->self].roles & TOPO_ROLE_PORTAL) != 0;
+	link_handshake_responder(&c->hs, &n->keys, n->cfg.id, accept_lookup, n, portal);
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
 		links_conn_close(c, -1, NULL);
+}
+
+/* Client mode: the configured portals are the only peers, all dialed. */
+static int client_peers(struct node *n, int *out)
+{
+	for (int i = 0; i < n->cfg.n_portals; i++) {
+		out[i] = topo_find(n->topo, n->cfg.portals[i]);
+		if (out[i] < 0 || !(n->topo->nodes[out[i]].roles & TOPO_ROLE_PORTAL)) {
+			log_error("%s: %s is not a portal in the directory", n->cfg.path,
+				  n->cfg.portals[i]);
+			return -EINVAL;
+		}
+	}
+	return n->cfg.n_portals;
 }
 
 int links_start(struct node *n)
 {
 	int neighbours[TOPO_MAX_NODES < 4096 ? TOPO_MAX_NODES : 4096];
-	int count = topo_neighbours(n->topo, n->self, neighbours, 4096);
+	int count = n->cfg.client ? client_peers(n, neighbours)
+				  : topo_neighbours(n->topo, n->self, neighbours, 4096);
+	if (count < 0)
+		return count;
 	n->peers = calloc((size_t)(count ? count : 1), sizeof(*n->peers));
 	if (!n->peers)
 		return -ENOMEM;
@@ -341,17 +398,21 @@ int links_start(struct node *n)
 	for (int i = 0; i < count; i++) {
 		struct peer *p = &n->peers[i];
 		p->index = neighbours[i];
-		p->dialer = topo_dials(n->topo, n->self, p->index);
+		p->dialer = n->cfg.client || topo_dials(n->topo, n->self, p->index);
 		p->backoff_ms = n->cfg.reconnect_min_ms;
 	}
+	uv_check_init(&n->loop, &n->flush_check);
+	n->flush_check.data = n;
+	if (n->cfg.client)
+		return 0;
 
 	const char *listen = n->cfg.listen[0] ? n->cfg.listen : n->topo->nodes[n->self].address;
 	struct sockaddr_storage addr;
 	int rc = util_parse_address(listen, &addr);
-	if (rc < 0)
+	if (rc < 0) {
+		uv_close((uv_handle_t *)&n->flush_check, NULL);
 		return rc;
-	uv_check_init(&n->loop, &n->flush_check);
-	n->flush_check.data = n;
+	}
 	uv_tcp_init(&n->loop, &n->listener);
 	n->listener.data = n;
 	rc = uv_tcp_bind(&n->listener, (struct sockaddr *)&addr, 0);
@@ -372,29 +433,43 @@ static void check_handshake_timeout(struct node *n, struct conn *c, uint64_t now
 		links_conn_close(c, NODE_DROP_HANDSHAKE_TIMEOUT, NULL);
 }
 
+static void keepalive(struct node *n, struct conn *c, uint64_t *seq)
+{
+	Anosip__V1__Keepalive ka = ANOSIP__V1__KEEPALIVE__INIT;
+	Anosip__V1__LinkMessage m = ANOSIP__V1__LINK_MESSAGE__INIT;
+	ka.sequence = ++*seq;
+	m.body_case = ANOSIP__V1__LINK_MESSAGE__BODY_KEEPALIVE;
+	m.keepalive = &ka;
+	send_message(c, &m);
+}
+
 void links_tick(struct node *n, uint64_t now)
 {
 	for (struct conn *c = n->pending, *next; c; c = next) {
 		next = c->next_pending;
 		check_handshake_timeout(n, c, now);
 	}
+	for (struct conn *c = n->clients, *next; c; c = next) {
+		next = c->next_client;
+		uint64_t seq = 0;
+		if (now - c->last_rx_ms > n->cfg.dead_ms)
+			links_conn_close(c, NODE_DROP_PEER_SILENT, NULL);
+		else if (now - c->last_tx_ms >= n->cfg.keepalive_ms)
+			keepalive(n, c, &seq);
+	}
 	for (int i = 0; i < n->n_peers; i++) {
 		struct peer *p = &n->peers[i];
 		if (p->conn && p->state != PEER_UP) {
 			check_handshake_timeout(n, p->conn, now);
 		} else if (p->state == PEER_UP) {
-			if (now - p->last_rx_ms > n->cfg.dead_ms) {
+			if (now - p->last_rx_ms > n->cfg.dead_ms)
 				links_conn_close(p->conn, NODE_DROP_PEER_SILENT, NULL);
-			} else if (now - p->last_tx_ms >= n->cfg.keepalive_ms) {
-				Anosip__V1__Keepalive ka = ANOSIP__V1__KEEPALIVE__INIT;
-				Anosip__V1__LinkMessage m = ANOSIP__V1__LINK_MESSAGE__INIT;
-				ka.sequence = ++p->keepalive_seq;
-				m.body_case = ANOSIP__V1__LINK_MESSAGE__BODY_KEEPALIVE;
-				m.keepalive = &ka;
-				node_send(n, p->index, &m);
-			}
+			else if (now - p->last_tx_ms >= n->cfg.keepalive_ms)
+				keepalive(n, p->conn, &p->keepalive_seq);
 		}
-		if (p->dialer && !p->conn && !n->stopping && now >= p->next_attempt_ms)
+		/* A client keeps one portal link: the one it was told to use. */
+		int wanted = !n->cfg.client || i == n->client_portal;
+		if (p->dialer && wanted && !p->conn && !n->stopping && now >= p->next_attempt_ms)
 			dial(n, p);
 	}
 }
@@ -408,11 +483,61 @@ void links_close_all(struct node *n)
 			links_conn_close(n->peers[i].conn, -1, NULL);
 	while (n->pending)
 		links_conn_close(n->pending, -1, NULL);
-	uv_close((uv_handle_t *)&n->listener, NULL);
+	while (n->clients)
+		links_conn_close(n->clients, -1, NULL);
+	if (!n->cfg.client)
+		uv_close((uv_handle_t *)&n->listener, NULL);
 }
 
-void links_reject(struct node *n, struct peer *p, enum node_drop reason)
+void links_reject(struct node *n, struct conn *c, enum node_drop reason)
 {
-	if (p && p->conn)
-		links_conn_close(p->conn, (int)reason, NULL);
+	links_conn_close(c, (int)reason, NULL);
+}
+
+struct conn *links_find(struct node *n, uint32_t link)
+{
+	for (int i = 0; i < n->n_peers; i++)
+		if (n->peers[i].conn && n->peers[i].conn->link_id == link)
+			return n->peers[i].state == PEER_UP ? n->peers[i].conn : NULL;
+	for (struct conn *c = n->clients; c; c = c->next_client)
+		if (c->link_id == link)
+			return c;
+	return NULL;
+}
+
+uint32_t node_peer_link(const struct node *n, int neighbour)
+{
+	for (int i = 0; i < n->n_peers; i++)
+		if (n->peers[i].index == neighbour && n->peers[i].state == PEER_UP)
+			return n->peers[i].conn->link_id;
+	return 0;
+}
+
+int node_link_dialed(struct node *n, uint32_t link)
+{
+	struct conn *c = links_find(n, link);
+	return c ? c->initiator : 0;
+}
+
+void node_close_link(struct node *n, uint32_t link, enum node_drop reason)
+{
+	struct conn *c = links_find(n, link);
+	if (c)
+		links_conn_close(c, (int)reason, NULL);
+}
+
+void node_client_use_portal(struct node *n, int which)
+{
+	if (!n->cfg.client || which < 0 || which >= n->n_peers || which == n->client_portal)
+		return;
+	struct peer *old = &n->peers[n->client_portal];
+	n->client_portal = which;
+	if (old->conn)
+		links_conn_close(old->conn, -1, NULL);
+	n->peers[which].next_attempt_ms = 0;
+}
+
+int node_client_portal(const struct node *n)
+{
+	return n->cfg.client ? n->client_portal : -1;
 }

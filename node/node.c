@@ -27,11 +27,25 @@ static const char *const drop_names[NODE_DROP_COUNT] = {
     [NODE_DROP_NO_ROUTE] = "no_route",
     [NODE_DROP_SEALED] = "sealed",
     [NODE_DROP_REPLAY] = "replay",
+    [NODE_DROP_FORBIDDEN] = "forbidden",
+    [NODE_DROP_TOO_MANY_CLIENTS] = "too_many_clients",
+    [NODE_DROP_UNKNOWN_CIRCUIT] = "unknown_circuit",
+    [NODE_DROP_CIRCUIT_LIMIT] = "circuit_limit",
+    [NODE_DROP_CIRCUIT_PROTOCOL] = "circuit_protocol",
+    [NODE_DROP_CIRCUIT_TIMEOUT] = "circuit_timeout",
 };
 
 const char *node_drop_name(enum node_drop reason)
 {
 	return (unsigned)reason < NODE_DROP_COUNT ? drop_names[reason] : "?";
+}
+
+void *node_module_state(struct node *n, const char *name)
+{
+	for (size_t i = 0; i < n->n_modules; i++)
+		if (strcmp(n->modules[i]->name, name) == 0)
+			return n->module_state[i];
+	return NULL;
 }
 
 uv_loop_t *node_loop(struct node *n)
@@ -64,13 +78,34 @@ void node_count_drop(struct node *n, enum node_drop reason)
 	links_count_drop(n, NULL, reason, NULL);
 }
 
-void node_dispatch(struct node *n, struct peer *from, const uint8_t *msg, size_t len)
+void node_link_event(struct node *n, struct conn *c, int up)
 {
+	c->up = up;
+	if (n->stopping)
+		return;
+	for (size_t i = 0; i < n->n_modules; i++) {
+		void (*fn)(void *, uint32_t, int) =
+		    up ? n->modules[i]->on_link_up : n->modules[i]->on_link_down;
+		if (fn)
+			fn(n->module_state[i], c->link_id, c->peer_index);
+	}
+}
+
+void node_dispatch(struct node *n, struct conn *from, const uint8_t *msg, size_t len)
+{
+	struct peer *peer = from->peer;
 	n->counters.messages_in++;
-	from->counters.messages_in++;
+	if (peer)
+		peer->counters.messages_in++;
 	Anosip__V1__LinkMessage *m = anosip__v1__link_message__unpack(NULL, len, msg);
 	if (!m) {
 		links_reject(n, from, NODE_DROP_DECODE);
+		return;
+	}
+	/* Routed node messages are between nodes: a client may not send one. */
+	if (from->client && m->body_case == ANOSIP__V1__LINK_MESSAGE__BODY_ROUTED) {
+		anosip__v1__link_message__free_unpacked(m, NULL);
+		links_reject(n, from, NODE_DROP_FORBIDDEN);
 		return;
 	}
 	switch (m->body_case) {
@@ -81,12 +116,13 @@ void node_dispatch(struct node *n, struct peer *from, const uint8_t *msg, size_t
 		break;
 	case ANOSIP__V1__LINK_MESSAGE__BODY__NOT_SET:
 		/* A newer peer's message type: counted, the link stays. */
-		links_count_drop(n, from, NODE_DROP_UNKNOWN_MESSAGE, NULL);
+		links_count_drop(n, peer, NODE_DROP_UNKNOWN_MESSAGE, NULL);
 		break;
 	default:
 		for (size_t i = 0; i < n->n_modules; i++)
 			if (n->modules[i]->on_message)
-				n->modules[i]->on_message(n->module_state[i], from->index, m);
+				n->modules[i]->on_message(n->module_state[i], from->link_id,
+							  from->peer_index, m);
 		break;
 	}
 	anosip__v1__link_message__free_unpacked(m, NULL);
@@ -124,7 +160,11 @@ static int load_identity(struct node *n)
 {
 	char err[512];
 	struct keys_public authority;
-	int rc = keys_load_secret(n->cfg.key_path, &n->keys);
+	int rc;
+	if (!n->cfg.client)
+		rc = keys_load_secret(n->cfg.key_path, &n->keys);
+	else
+		rc = keys_generate(&n->keys); /* never used on the wire: links are anonymous */
 	if (rc < 0) {
 		log_error("%s: cannot load key: %s", n->cfg.key_path,
 			  rc == -EPERM	  ? "readable by others (chmod 600)"
@@ -142,6 +182,10 @@ static int load_identity(struct node *n)
 	if (rc < 0) {
 		log_error("%s", err);
 		return rc;
+	}
+	if (n->cfg.client) {
+		n->self = -1;
+		return 0;
 	}
 	n->self = topo_find(n->topo, n->cfg.id);
 	if (n->self < 0) {
@@ -218,9 +262,11 @@ int node_run(const struct node_config *cfg, const struct node_module *const *mod
 			goto out_loop;
 		}
 	}
-	char roles[64];
-	topo_roles_text(n->topo->nodes[n->self].roles, roles, sizeof(roles));
-	log_info("node up: %d neighbours, roles %s, directory serial %llu", n->n_peers, roles,
+	char roles[64] = "client";
+	if (!n->cfg.client)
+		topo_roles_text(n->topo->nodes[n->self].roles, roles, sizeof(roles));
+	log_info("up: %d %s, roles %s, directory serial %llu", n->n_peers,
+		 n->cfg.client ? "portals" : "neighbours", roles,
 		 (unsigned long long)n->topo->serial);
 	uv_run(&n->loop, UV_RUN_DEFAULT);
 	rc = 0;

@@ -29,6 +29,12 @@ struct node_config {
 	unsigned reconnect_max_ms;
 	size_t max_queue_bytes;
 	unsigned max_pending_handshakes;
+	unsigned max_clients; /* anonymous client links a portal accepts */
+	/* Client mode (`anosip ua`): not in the directory, no listener, links
+	 * only to these portals, one at a time, as an anonymous initiator. */
+	int client;
+	int n_portals;
+	char portals[8][32];
 };
 
 /* Reads an INI config. Relative paths are taken from the config's folder.
@@ -55,6 +61,12 @@ enum node_drop {
 	NODE_DROP_NO_ROUTE,	    /* routed message for an unknown destination */
 	NODE_DROP_SEALED,	    /* routed payload does not open */
 	NODE_DROP_REPLAY,	    /* routed message seen before or too old */
+	NODE_DROP_FORBIDDEN,	    /* a message this link may not send (a client's routed) */
+	NODE_DROP_TOO_MANY_CLIENTS, /* a portal at its client limit */
+	NODE_DROP_UNKNOWN_CIRCUIT,  /* a cell for a circuit this hop does not have */
+	NODE_DROP_CIRCUIT_LIMIT,    /* a client over its circuit or pending-CREATE bound */
+	NODE_DROP_CIRCUIT_PROTOCOL, /* a cell out of place (CREATED twice, duplicate id) */
+	NODE_DROP_CIRCUIT_TIMEOUT,  /* a CREATE never answered */
 	NODE_DROP_COUNT
 };
 const char *node_drop_name(enum node_drop reason);
@@ -68,8 +80,14 @@ struct node_module {
 	/* Called once links are set up; *state is the module's own. */
 	int (*start)(struct node *n, void **state);
 	void (*stop)(void *state);
-	/* A LinkMessage this node does not handle itself (routed, ...). */
-	void (*on_message)(void *state, int from, const Anosip__V1__LinkMessage *msg);
+	/* A LinkMessage this node does not handle itself (routed, cells).
+	 * link: the link it came on; peer: the neighbour's topo index, or -1
+	 * for an anonymous client (a ua at a portal). */
+	void (*on_message)(void *state, uint32_t link, int peer,
+			   const Anosip__V1__LinkMessage *msg);
+	/* A link finished its handshake / closed. Not called while stopping. */
+	void (*on_link_up)(void *state, uint32_t link, int peer);
+	void (*on_link_down)(void *state, uint32_t link, int peer);
 	/* A control command; returns 1 if it took it (and will call
 	 * node_ctl_done), 0 if not its command. */
 	int (*on_control)(void *state, struct node_ctl *req, int argc, char **argv);
@@ -83,9 +101,11 @@ int node_run(const struct node_config *cfg, const struct node_module *const *mod
 	     size_t n_modules);
 
 /* --- services for modules --- */
+/* Another module's state by name ("router"), or NULL. */
+void *node_module_state(struct node *n, const char *name);
 uv_loop_t *node_loop(struct node *n);
 const struct topo *node_topo(const struct node *n);
-int node_self(const struct node *n);
+int node_self(const struct node *n); /* -1 in client mode */
 const struct keys_pair *node_keys(const struct node *n);
 const struct node_config *node_config(const struct node *n);
 
@@ -94,6 +114,18 @@ const struct node_config *node_config(const struct node *n);
  * dropped and counted), -EMSGSIZE if too large. */
 int node_send(struct node *n, int neighbour, const Anosip__V1__LinkMessage *msg);
 int node_link_up(const struct node *n, int neighbour);
+/* The same on a link id (neighbour or client link). */
+int node_send_link(struct node *n, uint32_t link, const Anosip__V1__LinkMessage *msg);
+/* The link id of the live link to a neighbour, 0 if none. */
+uint32_t node_peer_link(const struct node *n, int neighbour);
+/* 1 if this node dialed the link (it then allocates circuit ids with the
+ * high bit set, the other side without, so the two never collide). */
+int node_link_dialed(struct node *n, uint32_t link);
+/* Closes a link (a misbehaving client), counting reason. */
+void node_close_link(struct node *n, uint32_t link, enum node_drop reason);
+/* Client mode: which configured portal (0..n_portals-1) to keep a link to. */
+void node_client_use_portal(struct node *n, int which);
+int node_client_portal(const struct node *n);
 /* Bytes waiting in that link's send queue (0 when down). */
 size_t node_link_queued(const struct node *n, int neighbour);
 void node_count_drop(struct node *n, enum node_drop reason);

@@ -22,6 +22,12 @@ struct conn {
 	uv_tcp_t tcp;
 	struct node *node;
 	struct peer *peer; /* set once the handshake names the peer */
+	uint32_t link_id;  /* unique in this process, never reused */
+	int client;	   /* an anonymous client (ua) accepted by a portal */
+	int up;		   /* announced to modules as up (link_event) */
+	int peer_index;	   /* topo index of the neighbour, -1 for a client */
+	struct conn *next_client;
+	uint64_t last_rx_ms, last_tx_ms; /* for clients (peers keep their own) */
 	int initiator;
 	int handshake_done;
 	int closing;
@@ -73,6 +79,10 @@ struct node {
 	int n_peers;
 	struct conn *pending; /* inbound, handshake not yet done */
 	unsigned n_pending;
+	struct conn *clients; /* anonymous client links (portal role) */
+	unsigned n_clients;
+	uint32_t next_link_id;
+	int client_portal; /* client mode: index into peers of the portal in use */
 	struct node_counters counters;
 	struct log_ratelimit drop_log;
 	const struct node_module *const *modules;
@@ -94,13 +104,15 @@ void links_tick(struct node *n, uint64_t now);
 void links_close_all(struct node *n);
 struct peer *links_peer(struct node *n, int index);
 /* Closes p's link, counting reason (a message that does not decode...). */
-void links_reject(struct node *n, struct peer *p, enum node_drop reason);
+void links_reject(struct node *n, struct conn *c, enum node_drop reason);
 void links_count_drop(struct node *n, struct peer *p, enum node_drop reason, const char *detail);
 
 /* Closes a connection; a reason >= 0 is counted as a drop. */
 void links_conn_close(struct conn *c, int reason, const char *detail);
 
 /* send.c */
+/* Seals a message onto a live connection (checks the queue bound). */
+int send_message(struct conn *c, const Anosip__V1__LinkMessage *msg);
 /* Handshake frames bypass the output buffer: written at once, in order. */
 int send_handshake_frame(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE]);
 /* Drops a closing connection's buffered output and flush schedule. */
@@ -117,6 +129,8 @@ int control_builtin(struct node *n, struct node_ctl *req, int argc, char **argv)
 int control_split_words(char *line, char **argv, int max);
 
 /* node.c */
-void node_dispatch(struct node *n, struct peer *from, const uint8_t *msg, size_t len);
+void node_dispatch(struct node *n, struct conn *from, const uint8_t *msg, size_t len);
+void node_link_event(struct node *n, struct conn *c, int up);
+struct conn *links_find(struct node *n, uint32_t link);
 
 #endif

@@ -64,8 +64,10 @@ static int conn_write(struct conn *c, const uint8_t *data, size_t len)
 	return rc;
 }
 
-static void count_out(struct node *n, struct peer *p, size_t bytes)
+static void count_out(struct node *n, struct conn *c, size_t bytes)
 {
+	struct peer *p = c->peer;
+	c->last_tx_ms = util_now_ms();
 	size_t frames = bytes / LINK_FRAME_SIZE;
 	n->counters.frames_out += frames;
 	n->counters.bytes_out += bytes;
@@ -78,7 +80,7 @@ static void count_out(struct node *n, struct peer *p, size_t bytes)
 
 int send_handshake_frame(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
 {
-	count_out(c->node, c->peer, LINK_FRAME_SIZE);
+	count_out(c->node, c, LINK_FRAME_SIZE);
 	return conn_write(c, frame, LINK_FRAME_SIZE);
 }
 
@@ -145,18 +147,14 @@ static void on_flush_check(uv_check_t *check)
 	uv_check_stop(check);
 }
 
-int node_send(struct node *n, int neighbour, const Anosip__V1__LinkMessage *msg)
+int send_message(struct conn *c, const Anosip__V1__LinkMessage *msg)
 {
-	struct peer *p = links_peer(n, neighbour);
-	if (!p || p->state != PEER_UP || !p->conn) {
-		links_count_drop(n, p, NODE_DROP_NO_LINK, NULL);
-		return -ENOTCONN;
-	}
+	struct node *n = c->node;
+	struct peer *p = c->peer;
 	size_t len = anosip__v1__link_message__get_packed_size(msg);
 	if (len > LINK_MESSAGE_MAX)
 		return -EMSGSIZE;
 	size_t wire = link_frames_for(len) * LINK_FRAME_SIZE;
-	struct conn *c = p->conn;
 	if (conn_queued(c) + wire > n->cfg.max_queue_bytes) {
 		links_count_drop(n, p, NODE_DROP_QUEUE_FULL, NULL);
 		return -ENOBUFS;
@@ -174,8 +172,9 @@ int node_send(struct node *n, int neighbour, const Anosip__V1__LinkMessage *msg)
 		return -EMSGSIZE;
 	c->out_len += (size_t)sealed;
 	n->counters.messages_out++;
-	p->counters.messages_out++;
-	count_out(n, p, (size_t)sealed);
+	if (p)
+		p->counters.messages_out++;
+	count_out(n, c, (size_t)sealed);
 	if (c->out_len >= OUT_FLUSH_BYTES)
 		return conn_flush(c) < 0 ? -ENOTCONN : 0;
 	if (!c->out_scheduled) {
@@ -185,6 +184,26 @@ int node_send(struct node *n, int neighbour, const Anosip__V1__LinkMessage *msg)
 		uv_check_start(&n->flush_check, on_flush_check);
 	}
 	return 0;
+}
+
+int node_send(struct node *n, int neighbour, const Anosip__V1__LinkMessage *msg)
+{
+	struct peer *p = links_peer(n, neighbour);
+	if (!p || p->state != PEER_UP || !p->conn) {
+		links_count_drop(n, p, NODE_DROP_NO_LINK, NULL);
+		return -ENOTCONN;
+	}
+	return send_message(p->conn, msg);
+}
+
+int node_send_link(struct node *n, uint32_t link, const Anosip__V1__LinkMessage *msg)
+{
+	struct conn *c = links_find(n, link);
+	if (!c || c->closing) {
+		links_count_drop(n, NULL, NODE_DROP_NO_LINK, NULL);
+		return -ENOTCONN;
+	}
+	return send_message(c, msg);
 }
 
 int node_link_up(const struct node *n, int neighbour)

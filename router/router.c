@@ -27,19 +27,6 @@ struct ping_job {
 	struct ping_job *next;
 };
 
-struct router {
-	struct node *node;
-	struct replay_set replay;
-	struct ping_job *pings;
-	/* send-routed: a bounded flood of routed Discard messages. */
-	uv_idle_t flood_idle;
-	struct node_ctl *flood_req;
-	int flood_dest;
-	uint64_t flood_left;
-	size_t flood_size;
-	uint64_t sent, forwarded, delivered, discard_in, pings_answered, pongs_received;
-};
-
 static void deliver(struct router *r, const Anosip__V1__Routed *routed);
 
 static void send_link(struct router *r, int next, const Anosip__V1__Routed *routed)
@@ -50,8 +37,36 @@ static void send_link(struct router *r, int next, const Anosip__V1__Routed *rout
 	node_send(r->node, next, &m);
 }
 
+struct router *router_of(struct node *n)
+{
+	return node_module_state(n, router_module.name);
+}
+
+void router_on_routed(struct router *r, Anosip__V1__RoutedType type, router_routed_fn fn, void *ctx)
+{
+	if ((unsigned)type < sizeof(r->routed) / sizeof(r->routed[0])) {
+		r->routed[type].fn = fn;
+		r->routed[type].ctx = ctx;
+	}
+}
+
+void router_set_endpoint(struct router *r, const struct router_endpoint *endpoint)
+{
+	r->endpoint = *endpoint;
+	r->have_endpoint = 1;
+}
+
+int router_send_cell(struct router *r, uint32_t link, uint32_t id, Anosip__V1__Cell *cell)
+{
+	Anosip__V1__LinkMessage m = ANOSIP__V1__LINK_MESSAGE__INIT;
+	cell->circuit_id = id;
+	m.body_case = ANOSIP__V1__LINK_MESSAGE__BODY_CELL;
+	m.cell = cell;
+	return node_send_link(r->node, link, &m);
+}
+
 /* Seals and sends a routed message from this node. */
-static int router_send(struct router *r, int dest, Anosip__V1__RoutedType type, uint32_t hop_limit,
+static int send_routed(struct router *r, int dest, Anosip__V1__RoutedType type, uint32_t hop_limit,
 		       const uint8_t *payload, size_t len, uint64_t *id)
 {
 	const struct topo *t = node_topo(r->node);
@@ -78,6 +93,14 @@ static int router_send(struct router *r, int dest, Anosip__V1__RoutedType type, 
 }
 
 /* --- ping --- */
+
+int router_send(struct router *r, int dest, Anosip__V1__RoutedType type, const uint8_t *payload,
+		size_t len)
+{
+	if (dest < 0 || dest >= node_topo(r->node)->n)
+		return -EINVAL;
+	return send_routed(r, dest, type, ROUTER_DEFAULT_HOP_LIMIT, payload, len, NULL);
+}
 
 static void ping_send_next(struct ping_job *job);
 
@@ -123,7 +146,7 @@ static void ping_send_next(struct ping_job *job)
 	ping.sent_mono_ns = job->sent_ns;
 	uint8_t buf[64];
 	size_t len = anosip__v1__ping__pack(&ping, buf);
-	if (router_send(job->router, job->dest, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_PING,
+	if (send_routed(job->router, job->dest, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_PING,
 			job->hop_limit, buf, len, &job->message_id) < 0) {
 		ping_finish(job, "out of memory");
 		return;
@@ -172,7 +195,7 @@ static void answer_ping(struct router *r, const Anosip__V1__RoutedBody *body, in
 	size_t len = anosip__v1__ping__pack(ping, buf);
 	anosip__v1__ping__free_unpacked(ping, NULL);
 	r->pings_answered++;
-	router_send(r, source, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_PONG, ROUTER_DEFAULT_HOP_LIMIT,
+	send_routed(r, source, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_PONG, ROUTER_DEFAULT_HOP_LIMIT,
 		    buf, len, NULL);
 }
 
@@ -216,16 +239,26 @@ static void deliver(struct router *r, const Anosip__V1__Routed *routed)
 		r->discard_in++;
 		break;
 	default:
-		node_count_drop(r->node, NODE_DROP_UNKNOWN_MESSAGE);
+		if ((unsigned)body->type < sizeof(r->routed) / sizeof(r->routed[0]) &&
+		    r->routed[body->type].fn)
+			r->routed[body->type].fn(r->routed[body->type].ctx, source,
+						 body->payload.data, body->payload.len);
+		else
+			node_count_drop(r->node, NODE_DROP_UNKNOWN_MESSAGE);
 		break;
 	}
 out:
 	anosip__v1__routed_body__free_unpacked(body, NULL);
 }
 
-static void router_on_message(void *state, int from, const Anosip__V1__LinkMessage *msg)
+static void router_on_message(void *state, uint32_t link, int peer,
+			      const Anosip__V1__LinkMessage *msg)
 {
 	struct router *r = state;
+	if (msg->body_case == ANOSIP__V1__LINK_MESSAGE__BODY_CELL) {
+		circuit_on_cell(r, link, peer, msg->cell);
+		return;
+	}
 	if (msg->body_case != ANOSIP__V1__LINK_MESSAGE__BODY_ROUTED)
 		return;
 	const Anosip__V1__Routed *routed = msg->routed;
@@ -266,7 +299,7 @@ static void on_flood_idle(uv_idle_t *idle)
 			break;
 		if (next >= 0 && node_link_queued(r->node, next) > bound)
 			return; /* let it drain */
-		router_send(r, r->flood_dest, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_DISCARD,
+		send_routed(r, r->flood_dest, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_DISCARD,
 			    ROUTER_DEFAULT_HOP_LIMIT, filler, r->flood_size, NULL);
 		r->flood_left--;
 	}
@@ -353,10 +386,26 @@ done:
 	node_ctl_done(req);
 }
 
+/* circuits: what this hop holds — link and circuit ids only, never who. */
+static void cmd_circuits(struct router *r, struct node_ctl *req)
+{
+	uint64_t now = util_now_ms();
+	node_ctl_printf(req, "circuits %zu\n", r->circuits.count);
+	node_ctl_printf(req, "pending %zu\n", r->circuits.pending);
+	for (struct circuit *c = r->circuits.all; c; c = c->next)
+		node_ctl_printf(req, "circuit in=%u/%08x out=%u/%08x %s%s age_ms=%llu\n",
+				c->in_link, c->in_id, c->out_link, c->out_id,
+				c->open ? "open" : "pending", c->out_link ? "" : " ends-here",
+				(unsigned long long)(now - c->created_ms));
+}
+
 static int router_on_control(void *state, struct node_ctl *req, int argc, char **argv)
 {
 	struct router *r = state;
-	if (strcmp(argv[0], "ping") == 0)
+	if (strcmp(argv[0], "circuits") == 0) {
+		cmd_circuits(r, req);
+		node_ctl_done(req);
+	} else if (strcmp(argv[0], "ping") == 0)
 		cmd_ping(r, req, argc, argv);
 	else if (strcmp(argv[0], "send-routed") == 0)
 		cmd_send_routed(r, req, argc, argv);
@@ -374,9 +423,20 @@ static void router_metrics(void *state, struct node_ctl *req)
 	node_ctl_printf(req, "routed_discard_in %llu\n", (unsigned long long)r->discard_in);
 	node_ctl_printf(req, "pings_answered %llu\n", (unsigned long long)r->pings_answered);
 	node_ctl_printf(req, "pongs_received %llu\n", (unsigned long long)r->pongs_received);
+	node_ctl_printf(req, "circuits %zu\n", r->circuits.count);
+	node_ctl_printf(req, "circuits_pending %zu\n", r->circuits.pending);
+	node_ctl_printf(req, "circuits_created %llu\n", (unsigned long long)r->circuits_created);
+	node_ctl_printf(req, "circuits_destroyed %llu\n",
+			(unsigned long long)r->circuits_destroyed);
+	node_ctl_printf(req, "cells_forwarded %llu\n", (unsigned long long)r->cells_forwarded);
 }
 
 /* --- module --- */
+
+static void on_expire_timer(uv_timer_t *t)
+{
+	circuit_expire(t->data, util_now_ms());
+}
 
 static int router_start(struct node *n, void **state)
 {
@@ -388,16 +448,30 @@ static int router_start(struct node *n, void **state)
 		free(r);
 		return -ENOMEM;
 	}
+	if (circuit_table_init(&r->circuits) < 0) {
+		replay_free(&r->replay);
+		free(r);
+		return -ENOMEM;
+	}
 	uv_idle_init(node_loop(n), &r->flood_idle);
 	r->flood_idle.data = r;
+	uv_timer_init(node_loop(n), &r->expire_timer);
+	r->expire_timer.data = r;
+	uv_timer_start(&r->expire_timer, on_expire_timer, 1000, 1000);
 	*state = r;
 	return 0;
 }
 
-static void on_router_idle_closed(uv_handle_t *h)
+static void router_on_link_down(void *state, uint32_t link, int peer)
+{
+	circuit_on_link_down(state, link);
+}
+
+static void on_router_timer_closed(uv_handle_t *h)
 {
 	struct router *r = h->data;
 	replay_free(&r->replay);
+	circuit_table_free(&r->circuits);
 	free(r);
 }
 
@@ -411,7 +485,9 @@ static void router_stop(void *state)
 		node_ctl_done(r->flood_req);
 		r->flood_req = NULL;
 	}
-	uv_close((uv_handle_t *)&r->flood_idle, on_router_idle_closed);
+	uv_close((uv_handle_t *)&r->flood_idle, NULL);
+	/* Close callbacks run in order: this one after the idle handle's. */
+	uv_close((uv_handle_t *)&r->expire_timer, on_router_timer_closed);
 }
 
 const struct node_module router_module = {
@@ -419,6 +495,7 @@ const struct node_module router_module = {
     .start = router_start,
     .stop = router_stop,
     .on_message = router_on_message,
+    .on_link_down = router_on_link_down,
     .on_control = router_on_control,
     .metrics = router_metrics,
 };

@@ -1,9 +1,8 @@
-/* router internals shared by its files (and its unit tests). */
+/* router internals shared by its files (and its unit tests and fuzzers). */
 #ifndef ANOSIP_ROUTER_PRIVATE_H
 #define ANOSIP_ROUTER_PRIVATE_H
 
 #include "router/router.h"
-#include "routed.pb-c.h"
 
 #include <stdint.h>
 
@@ -41,5 +40,77 @@ int routed_seal(const struct keys_pair *source_keys, const char *source_id,
 int routed_open(const struct topo *t, int self, const struct keys_pair *self_keys,
 		const uint8_t *sealed, size_t sealed_len, Anosip__V1__RoutedBody **body,
 		int *source);
+
+/* --- circuit switching (circuit.c) --- */
+
+/* One circuit at one hop: two (link, id) pairs and nothing else. */
+struct circuit {
+	uint32_t in_link, in_id;   /* toward the ua */
+	uint32_t out_link, out_id; /* toward the lighthouse; 0 when it ends here */
+	uint8_t open;		   /* CREATED seen */
+	uint8_t in_client;	   /* in_link is a client (ua) link */
+	uint64_t created_ms;
+	struct circuit *next_by_in, *next_by_out; /* hash chains */
+	struct circuit *prev, *next;		  /* every circuit, for scans */
+};
+
+struct circuit_table {
+	struct circuit **by_in, **by_out;
+	size_t buckets; /* a power of two */
+	size_t count, pending;
+	struct circuit *all;
+	/* Per client link: circuits and pending CREATEs (for the bounds). */
+	struct client_count **clients;
+	size_t client_buckets;
+};
+
+int circuit_table_init(struct circuit_table *t);
+void circuit_table_free(struct circuit_table *t);
+struct circuit *circuit_table_lookup_in(const struct circuit_table *t, uint32_t link, uint32_t id);
+struct circuit *circuit_table_lookup_out(const struct circuit_table *t, uint32_t link, uint32_t id);
+/* Adds a circuit (allocated here, owned by the table) or returns NULL. */
+struct circuit *circuit_table_add(struct circuit_table *t, uint32_t in_link, uint32_t in_id,
+				  uint32_t out_link, uint32_t out_id, int in_client,
+				  uint64_t now_ms);
+void circuit_table_set_open(struct circuit_table *t, struct circuit *c);
+void circuit_table_remove(struct circuit_table *t, struct circuit *c);
+/* A client link's circuits and pending CREATEs. */
+void circuit_table_client_counts(const struct circuit_table *t, uint32_t link, unsigned *circuits,
+				 unsigned *pending);
+/* A fresh id for a new circuit on link (not in use on it). */
+uint32_t circuit_table_new_id(const struct circuit_table *t, uint32_t link, int dialed);
+
+/* The router's cell handling (router.c calls it). */
+struct router;
+void circuit_on_cell(struct router *r, uint32_t link, int peer, const Anosip__V1__Cell *cell);
+void circuit_on_link_down(struct router *r, uint32_t link);
+void circuit_expire(struct router *r, uint64_t now_ms);
+
+/* router.c */
+struct router {
+	struct node *node;
+	struct replay_set replay;
+	struct ping_job *pings;
+	/* send-routed: a bounded flood of routed Discard messages. */
+	uv_idle_t flood_idle;
+	struct node_ctl *flood_req;
+	int flood_dest;
+	uint64_t flood_left;
+	size_t flood_size;
+	uint64_t sent, forwarded, delivered, discard_in, pings_answered, pongs_received;
+	/* Handlers for routed types addressed here (by RoutedType value). */
+	struct {
+		router_routed_fn fn;
+		void *ctx;
+	} routed[16];
+	struct circuit_table circuits;
+	struct router_endpoint endpoint;
+	int have_endpoint;
+	uv_timer_t expire_timer;
+	uint64_t cells_forwarded, circuits_created, circuits_destroyed;
+};
+
+/* Sends a cell on a link with the given circuit id. */
+int router_send_cell(struct router *r, uint32_t link, uint32_t id, Anosip__V1__Cell *cell);
 
 #endif

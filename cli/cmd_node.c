@@ -1,7 +1,10 @@
 /* `anosip node` runs a node with its modules; `anosip ctl` talks to one. */
 #include "cli/cli.h"
 #include "node/node.h"
+#include "lighthouse/lighthouse.h"
+#include "lookup/lookup.h"
 #include "router/router.h"
+#include "ua/ua.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +21,8 @@
  * they are built. */
 static const struct node_module *const node_modules[] = {
     &router_module,
+    &lookup_module,
+    &lh_module,
 };
 
 int cmd_node(int argc, char **argv)
@@ -44,6 +49,51 @@ int cmd_node(int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 usage:
 	fprintf(stderr, "usage: anosip node -c CONFIG\n");
+	return 2;
+}
+
+int cmd_ua(int argc, char **argv)
+{
+	const char *config = NULL;
+	int init = 0, opt;
+	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+						 {"init", no_argument, NULL, 'i'},
+						 {NULL, 0, NULL, 0}};
+	while ((opt = getopt_long(argc, argv, "c:i", longopts, NULL)) != -1) {
+		if (opt == 'c')
+			config = optarg;
+		else if (opt == 'i')
+			init = 1;
+		else
+			goto usage;
+	}
+	if (!config || optind != argc)
+		goto usage;
+	struct ua_config *cfg = calloc(1, sizeof(*cfg));
+	char err[512];
+	int status = 1;
+	if (!cfg)
+		return 1;
+	if (ua_config_load(config, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "anosip ua: %s\n", err);
+		goto out;
+	}
+	if (init) {
+		if (ua_init_keys(cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "anosip ua: %s\n", err);
+			goto out;
+		}
+		printf("wrote the nickname key pair for %s to %s (mode 0600)\n", cfg->nickname,
+		       cfg->key_path);
+		status = 0;
+		goto out;
+	}
+	status = ua_run(cfg) < 0 ? 1 : 0;
+out:
+	free(cfg);
+	return status;
+usage:
+	fprintf(stderr, "usage: anosip ua -c CONFIG [--init]\n");
 	return 2;
 }
 

@@ -2,7 +2,7 @@
  * experiments. `up` writes keys, the authority, the topology, the signed
  * directory and one config per node into DIR, starts every node in the
  * background and waits until every link is up. */
-#include "cli/cli.h"
+#include "cli/testbed.h"
 #include "keys/keys.h"
 #include "topo/topo.h"
 #include "util/util.h"
@@ -29,172 +29,18 @@ struct testbed_options {
 	const char *log_level;
 	int timeout_s;
 	int kill;
+	int users;
+	const char *lighthouse, *portals;
 };
 
-static int path_in(char *out, size_t len, const char *dir, const char *name, const char *ext)
-{
-	int n = snprintf(out, len, "%s/%s%s", dir, name, ext);
-	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
-}
-
-/* Free TCP ports on loopback: all bound at once so they differ, then
- * released for the nodes. */
-static int pick_ports(int n, int *ports)
-{
-	int *fds = calloc((size_t)n, sizeof(int));
-	int rc = 0, opened = 0;
-	if (!fds)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET,
-					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		socklen_t al = sizeof(a);
-		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-		if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof(a)) < 0 ||
-		    getsockname(fds[i], (struct sockaddr *)&a, &al) < 0) {
-			rc = -errno;
-			if (fds[i] >= 0)
-				close(fds[i]);
-			break;
-		}
-		opened++;
-		ports[i] = ntohs(a.sin_port);
-	}
-	for (int i = 0; i < opened; i++)
-		close(fds[i]);
-	free(fds);
-	return rc;
-}
-
-static int load_testbed(const char *dir, struct topo **t)
-{
-	char path[4096], err[512];
-	struct keys_public auth;
-	path_in(path, sizeof(path), dir, "authority", ".pub");
-	if (keys_load_public(path, &auth) < 0) {
-		fprintf(stderr, "anosip testbed: %s: no testbed here\n", dir);
-		return -ENOENT;
-	}
-
-	path_in(path, sizeof(path), dir, "directory", ".bin");
-	if (topo_directory_load(path, auth.sign, t, err, sizeof(err)) < 0) {
-		fprintf(stderr, "anosip testbed: %s\n", err);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* Alive and not a zombie: nodes outlive `testbed up`, so their parent is
- * whatever reaps orphans here, which may take its time. */
-static int pid_alive(pid_t pid)
-{
-	char path[64], stat_line[256];
-	if (kill(pid, 0) != 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 1;
-	size_t n = fread(stat_line, 1, sizeof(stat_line) - 1, f);
-	fclose(f);
-	stat_line[n] = 0;
-	const char *close_paren = strrchr(stat_line, ')');
-	return !(close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
-}
-
-static pid_t read_pid(const char *dir, const char *id)
-{
-	char path[4096];
-	uint8_t *buf;
-	size_t len;
-	path_in(path, sizeof(path), dir, id, ".pid");
-	if (util_read_file(path, 32, &buf, &len) < 0)
-		return 0;
-	pid_t pid = (pid_t)atoi((char *)buf);
-	free(buf);
-	return pid > 0 && pid_alive(pid) ? pid : 0;
-}
-
-static int start_node(const char *dir, const char *id)
-{
-	char self[4096], conf[4096], log_path[4096], pid_path[4096];
-	if (cli_self_path(self, sizeof(self)) < 0)
-		return -errno;
-	path_in(conf, sizeof(conf), dir, id, ".conf");
-	path_in(log_path, sizeof(log_path), dir, id, ".log");
-	path_in(pid_path, sizeof(pid_path), dir, id, ".pid");
-	if (read_pid(dir, id)) {
-		fprintf(stderr, "anosip testbed: %s is already running\n", id);
-		return -EEXIST;
-	}
-	int log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (log_fd < 0)
-		return -errno;
-	uv_loop_t loop;
-	uv_loop_init(&loop);
-	uv_process_t proc;
-	uv_stdio_container_t stdio[3] = {
-	    {.flags = UV_IGNORE},
-	    {.flags = UV_INHERIT_FD, .data.fd = log_fd},
-	    {.flags = UV_INHERIT_FD, .data.fd = log_fd},
-	};
-	char *args[] = {self, "node", "-c", conf, NULL};
-	uv_process_options_t opts = {
-	    .file = self,
-	    .args = args,
-	    .flags = UV_PROCESS_DETACHED,
-	    .stdio_count = 3,
-	    .stdio = stdio,
-	};
-	int rc = uv_spawn(&loop, &proc, &opts);
-	close(log_fd);
-	if (rc == 0) {
-		char text[32];
-		int n = snprintf(text, sizeof(text), "%d\n", proc.pid);
-		rc = util_write_file(pid_path, text, (size_t)n, 0600);
-		uv_unref((uv_handle_t *)&proc);
-		uv_close((uv_handle_t *)&proc, NULL);
-	}
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
-	return rc;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-	nanosleep(&ts, NULL);
-}
-
-static int stop_node(const char *dir, const char *id, int hard)
-{
-	pid_t pid = read_pid(dir, id);
-	char pid_path[4096];
-	path_in(pid_path, sizeof(pid_path), dir, id, ".pid");
-	if (!pid) {
-		unlink(pid_path);
-		return 0;
-	}
-	kill(pid, hard ? SIGKILL : SIGTERM);
-	for (int waited = 0; waited < 5000 && pid_alive(pid); waited += 10)
-		sleep_ms(10);
-	if (pid_alive(pid)) {
-		fprintf(stderr, "anosip testbed: %s (pid %d) ignored SIGTERM, killing\n", id,
-			(int)pid);
-		kill(pid, SIGKILL);
-		for (int waited = 0; waited < 2000 && pid_alive(pid); waited += 10)
-			sleep_ms(10);
-	}
-	unlink(pid_path);
-	return 0;
-}
+#define TESTBED_MAX_USERS 2000
 
 /* Parses "links_up N" and "neighbours N" out of a status reply. */
 static int node_ready(const char *dir, const char *id)
 {
 	char sock[4096];
 	char *reply;
-	path_in(sock, sizeof(sock), dir, id, ".sock");
+	tb_path(sock, sizeof(sock), dir, id, ".sock");
 	if (ctl_request(sock, "status", 2000, &reply) < 0)
 		return 0;
 	const char *up = strstr(reply, "\nlinks_up ");
@@ -221,15 +67,15 @@ static int wait_ready(const char *dir, const struct topo *t, int timeout_s)
 				t->nodes[missing].id, timeout_s, dir, t->nodes[missing].id);
 			return -ETIMEDOUT;
 		}
-		sleep_ms(50);
+		tb_sleep_ms(50);
 	}
 }
 
-static int write_node_config(const char *dir, const char *id, const char *log_level)
+static int write_node_config(const char *dir, const char *id, unsigned roles, const char *log_level)
 {
 	char path[4096], sock[4096], text[2048];
-	path_in(path, sizeof(path), dir, id, ".conf");
-	path_in(sock, sizeof(sock), dir, id, ".sock");
+	tb_path(path, sizeof(path), dir, id, ".conf");
+	tb_path(sock, sizeof(sock), dir, id, ".sock");
 	if (strlen(sock) >= 108) {
 		fprintf(stderr,
 			"anosip testbed: control socket path %s is too long for a UNIX "
@@ -244,7 +90,37 @@ static int write_node_config(const char *dir, const char *id, const char *log_le
 			 "[link]\nkeepalive_ms = 1000\ndead_ms = 5000\n"
 			 "reconnect_min_ms = 100\nreconnect_max_ms = 1000\n",
 			 id, id, id, log_level);
+	if (roles & TOPO_ROLE_LIGHTHOUSE)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "\n[lighthouse]\ndatabase = %s.lighthouse.db\nopen_signup = yes\n",
+			      id);
+	if (roles & TOPO_ROLE_LOOKUP)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "\n[lookup]\ndatabase = %s.lookup.db\n", id);
 	return util_write_file(path, text, (size_t)n, 0644);
+}
+
+/* The testbed's roles: the root runs the lookup service, the first level
+ * are lighthouses, the leaves are portals (in a one-level tree the root is
+ * also the lighthouse; a lone root is everything). */
+static void assign_roles(struct topo_entry *e, int n, int depth)
+{
+	/* Leaves (nodes no one names as parent) are portals. The parent ids
+	 * are assigned breadth first, so a node is a parent iff some later
+	 * node names it; one pass from the end finds them. */
+	for (int i = 0; i < n; i++) {
+		int is_parent = 0;
+		for (int j = i + 1; j < n && !is_parent; j++)
+			is_parent = strcmp(e[j].parent, e[i].id) == 0;
+		if (!is_parent)
+			e[i].roles |= TOPO_ROLE_PORTAL;
+	}
+	e[0].roles |= TOPO_ROLE_LOOKUP;
+	for (int i = 1; i < n; i++)
+		if (strcmp(e[i].parent, e[0].id) == 0)
+			e[i].roles |= TOPO_ROLE_LIGHTHOUSE;
+	if (depth <= 1)
+		e[0].roles |= TOPO_ROLE_LIGHTHOUSE;
 }
 
 static int generate(const struct testbed_options *o, struct topo_entry *e, int n)
@@ -252,18 +128,18 @@ static int generate(const struct testbed_options *o, struct topo_entry *e, int n
 	char path[4096];
 	int *ports = calloc((size_t)n, sizeof(int));
 	FILE *topo_file = NULL;
-	int rc = ports ? pick_ports(n, ports) : -ENOMEM;
+	int rc = ports ? tb_pick_ports(n, ports) : -ENOMEM;
 	if (rc < 0)
 		goto out;
 	struct keys_pair k;
-	path_in(path, sizeof(path), o->dir, "authority", "");
+	tb_path(path, sizeof(path), o->dir, "authority", "");
 	rc = keys_generate(&k);
 	if (rc == 0)
 		rc = keys_save(path, &k);
 	keys_wipe(&k);
 	if (rc < 0)
 		goto out;
-	path_in(path, sizeof(path), o->dir, "topology", ".ini");
+	tb_path(path, sizeof(path), o->dir, "topology", ".ini");
 	topo_file = fopen(path, "w");
 	if (!topo_file) {
 		rc = -errno;
@@ -280,8 +156,9 @@ static int generate(const struct testbed_options *o, struct topo_entry *e, int n
 	for (int i = 0; i < n && next_child < n; i++)
 		for (int c = 0; c < o->fanout && next_child < n; c++)
 			snprintf(e[next_child++].parent, sizeof(e[0].parent), "%s", e[i].id);
+	assign_roles(e, n, o->depth);
 	for (int i = 0; i < n; i++) {
-		path_in(path, sizeof(path), o->dir, e[i].id, "");
+		tb_path(path, sizeof(path), o->dir, e[i].id, "");
 		rc = keys_generate(&k);
 		if (rc == 0)
 			rc = keys_save(path, &k);
@@ -293,7 +170,11 @@ static int generate(const struct testbed_options *o, struct topo_entry *e, int n
 		if (e[i].parent[0])
 			fprintf(topo_file, "parent = %s\n", e[i].parent);
 		fprintf(topo_file, "keys = %s.pub\n", e[i].id);
-		rc = write_node_config(o->dir, e[i].id, o->log_level);
+		char roles[64];
+		topo_roles_text(e[i].roles, roles, sizeof(roles));
+		if (e[i].roles)
+			fprintf(topo_file, "roles = %s\n", roles);
+		rc = write_node_config(o->dir, e[i].id, e[i].roles, o->log_level);
 		if (rc < 0)
 			goto out;
 	}
@@ -310,13 +191,13 @@ static int sign_directory(const char *dir, const struct topo_entry *e, int n)
 	struct keys_pair auth;
 	uint8_t *signed_dir = NULL;
 	size_t len;
-	path_in(path, sizeof(path), dir, "authority", ".key");
+	tb_path(path, sizeof(path), dir, "authority", ".key");
 	int rc = keys_load_secret(path, &auth);
 	if (rc == 0)
 		rc = topo_directory_sign(e, n, 1, &auth, &signed_dir, &len);
 	keys_wipe(&auth);
 	if (rc == 0) {
-		path_in(path, sizeof(path), dir, "directory", ".bin");
+		tb_path(path, sizeof(path), dir, "directory", ".bin");
 		rc = util_write_file(path, signed_dir, len, 0644);
 	}
 	free(signed_dir);
@@ -325,22 +206,83 @@ static int sign_directory(const char *dir, const struct topo_entry *e, int n)
 
 static void print_nodes(const char *dir, const struct topo *t)
 {
-	printf("%-10s %-8s %-22s %-10s %s\n", "node", "pid", "address", "parent", "control");
+	printf("%-10s %-8s %-22s %-10s %-18s %s\n", "node", "pid", "address", "parent", "roles",
+	       "control");
 	for (int i = 0; i < t->n; i++) {
 		const struct topo_node *nd = &t->nodes[i];
-		printf("%-10s %-8d %-22s %-10s %s/%s.sock\n", nd->id, (int)read_pid(dir, nd->id),
-		       nd->address, nd->parent >= 0 ? t->nodes[nd->parent].id : "-", dir, nd->id);
+		char roles[64];
+		topo_roles_text(nd->roles, roles, sizeof(roles));
+		printf("%-10s %-8d %-22s %-10s %-18s %s/%s.sock\n", nd->id,
+		       (int)tb_read_pid(dir, nd->id), nd->address,
+		       nd->parent >= 0 ? t->nodes[nd->parent].id : "-", roles, dir, nd->id);
 	}
+	static char users[TESTBED_MAX_USERS][64];
+	int n_users = tb_ua_list(dir, users, TESTBED_MAX_USERS);
+	for (int i = 0; i < n_users; i++) {
+		char name[80];
+		snprintf(name, sizeof(name), "ua-%.60s", users[i]);
+		printf("%-10s %-8d %-22s %-10s %-18s %s/%s.sock\n", name,
+		       (int)tb_read_pid(dir, name), "-", "-", "user", dir, name);
+	}
+}
+
+/* Lighthouses and portals of the directory, for placing users. */
+static int nodes_with(const struct topo *t, unsigned role, int *out)
+{
+	int n = 0;
+	for (int i = 0; i < t->n; i++)
+		if (t->nodes[i].roles & role)
+			out[n++] = i;
+	return n;
+}
+
+/* user-1 … user-N: homed round-robin on the lighthouses, each with two
+ * portals (the second for failover). */
+static int add_users(const struct testbed_options *o, const struct topo *t)
+{
+	int *lhs = calloc((size_t)t->n, sizeof(int)), *portals = calloc((size_t)t->n, sizeof(int));
+	static char names[TESTBED_MAX_USERS][64];
+	int rc = -ENOMEM;
+	if (!lhs || !portals)
+		goto out;
+	int n_lh = nodes_with(t, TOPO_ROLE_LIGHTHOUSE, lhs);
+	int n_portals = nodes_with(t, TOPO_ROLE_PORTAL, portals);
+	rc = -EINVAL;
+	if (!n_lh || !n_portals)
+		goto out;
+	for (int u = 0; u < o->users; u++) {
+		char list[80];
+		snprintf(names[u], 64, "user-%d", u + 1);
+		/* The second portal half the list away: usually another subtree,
+		 * so a failover avoids what broke the first path. */
+		snprintf(list, sizeof(list), "%s %s", t->nodes[portals[u % n_portals]].id,
+			 t->nodes[portals[(u + n_portals / 2) % n_portals]].id);
+		rc = tb_ua_add(o->dir, t, names[u], t->nodes[lhs[u % n_lh]].id, list, o->log_level);
+		if (rc < 0)
+			goto out;
+	}
+	rc = tb_ua_wait(o->dir, names, o->users, o->timeout_s);
+out:
+	free(lhs);
+	free(portals);
+	return rc;
 }
 
 static int testbed_down(const char *dir)
 {
 	struct topo *t;
-	if (load_testbed(dir, &t) < 0)
+	if (tb_load(dir, &t) < 0)
 		return 1;
+	static char users[TESTBED_MAX_USERS][64];
+	int n_users = tb_ua_list(dir, users, TESTBED_MAX_USERS);
+	for (int i = 0; i < n_users; i++) {
+		char name[80];
+		snprintf(name, sizeof(name), "ua-%.60s", users[i]);
+		tb_stop(dir, name, 0);
+	}
 	for (int i = 0; i < t->n; i++)
-		stop_node(dir, t->nodes[i].id, 0);
-	printf("testbed in %s stopped (%d nodes)\n", dir, t->n);
+		tb_stop(dir, t->nodes[i].id, 0);
+	printf("testbed in %s stopped (%d nodes, %d users)\n", dir, t->n, n_users);
 	topo_free(t);
 	return 0;
 }
@@ -367,10 +309,10 @@ static int testbed_up(const struct testbed_options *o)
 	}
 	struct topo *old;
 	char auth_pub[4096];
-	path_in(auth_pub, sizeof(auth_pub), o->dir, "authority", ".pub");
-	if (access(auth_pub, F_OK) == 0 && load_testbed(o->dir, &old) == 0) {
+	tb_path(auth_pub, sizeof(auth_pub), o->dir, "authority", ".pub");
+	if (access(auth_pub, F_OK) == 0 && tb_load(o->dir, &old) == 0) {
 		for (int i = 0; i < old->n; i++)
-			if (read_pid(o->dir, old->nodes[i].id)) {
+			if (tb_read_pid(o->dir, old->nodes[i].id)) {
 				fprintf(stderr,
 					"anosip testbed: a testbed is running in %s "
 					"(testbed down --dir %s first)\n",
@@ -396,7 +338,7 @@ static int testbed_up(const struct testbed_options *o)
 		goto out;
 	}
 	for (int i = 0; i < t->n; i++) {
-		rc = start_node(o->dir, t->nodes[i].id);
+		rc = tb_start(o->dir, t->nodes[i].id, "node");
 		if (rc < 0) {
 			fprintf(stderr, "anosip testbed: starting %s: %s\n", t->nodes[i].id,
 				strerror(-rc));
@@ -405,12 +347,16 @@ static int testbed_up(const struct testbed_options *o)
 	}
 	if (rc == 0)
 		rc = wait_ready(o->dir, t, o->timeout_s);
+	if (rc == 0 && o->users > 0)
+		rc = add_users(o, t);
 	if (rc < 0) {
 		testbed_down(o->dir);
 		goto out;
 	}
-	printf("testbed %dx%d up in %s: %d nodes, all links up\n", o->depth, o->fanout, o->dir,
-	       t->n);
+	printf("testbed %dx%d up in %s: %d nodes, all links up", o->depth, o->fanout, o->dir, t->n);
+	if (o->users)
+		printf(", %d users with open circuits", o->users);
+	printf("\n");
 	print_nodes(o->dir, t);
 	status = 0;
 out:
@@ -419,15 +365,48 @@ out:
 	return status;
 }
 
+static int cmd_ua_verb(const struct testbed_options *o, const struct topo *t, const char *verb,
+		       int argc, char **argv)
+{
+	if (strcmp(verb, "add") == 0 && argc == 1) {
+		if (!o->lighthouse || !o->portals) {
+			fprintf(stderr,
+				"anosip testbed ua add: --lighthouse and --portals are needed\n");
+			return 2;
+		}
+		char name[1][64];
+		snprintf(name[0], 64, "%s", argv[0]);
+		if (tb_ua_add(o->dir, t, argv[0], o->lighthouse, o->portals, o->log_level) < 0 ||
+		    tb_ua_wait(o->dir, name, 1, o->timeout_s) < 0)
+			return 1;
+		printf("ua %s: circuit open to %s\n", argv[0], o->lighthouse);
+		return 0;
+	}
+	if (strcmp(verb, "wait") == 0 && argc >= 1) {
+		static char names[TESTBED_MAX_USERS][64];
+		int n = argc < TESTBED_MAX_USERS ? argc : TESTBED_MAX_USERS;
+		for (int i = 0; i < n; i++)
+			snprintf(names[i], 64, "%s", argv[i]);
+		return tb_ua_wait(o->dir, names, n, o->timeout_s) < 0;
+	}
+	fprintf(stderr,
+		"anosip testbed ua: add NICK --lighthouse NODE --portals LIST | wait NICK...\n");
+	return 2;
+}
+
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: anosip testbed up --tree DEPTHxFANOUT --dir DIR [--log-level LEVEL] "
-		"[--timeout SECONDS]\n"
-		"       anosip testbed down --dir DIR\n"
-		"       anosip testbed status --dir DIR\n"
-		"       anosip testbed wait --dir DIR [--timeout SECONDS]\n"
-		"       anosip testbed start|stop --dir DIR NODE [--kill]\n");
+	fprintf(
+	    stderr,
+	    "usage: anosip testbed up --tree DEPTHxFANOUT --dir DIR [--log-level LEVEL] "
+	    "[--timeout SECONDS]\n"
+	    "       anosip testbed down --dir DIR\n"
+	    "       anosip testbed status --dir DIR\n"
+	    "       anosip testbed wait --dir DIR [--timeout SECONDS]\n"
+	    "       anosip testbed start|stop --dir DIR NODE|ua-NICK [--kill]\n"
+	    "       anosip testbed ua add --dir DIR NICK --lighthouse NODE --portals \"P1 P2\"\n"
+	    "       anosip testbed ua wait --dir DIR NICK... [--timeout SECONDS]\n"
+	    "  up also takes --users N: user-1..N homed round-robin on the lighthouses\n");
 }
 
 int cmd_testbed(int argc, char **argv)
@@ -443,10 +422,20 @@ int cmd_testbed(int argc, char **argv)
 						 {"log-level", required_argument, NULL, 'l'},
 						 {"timeout", required_argument, NULL, 'T'},
 						 {"kill", no_argument, NULL, 'k'},
+						 {"users", required_argument, NULL, 'u'},
+						 {"lighthouse", required_argument, NULL, 'L'},
+						 {"portals", required_argument, NULL, 'P'},
 						 {NULL, 0, NULL, 0}};
 	int opt;
-	optind = 2;
-	while ((opt = getopt_long(argc, argv, "t:d:l:T:k", longopts, NULL)) != -1) {
+	/* `testbed ua VERB ...`: the verb is the next word. */
+	int ua = strcmp(verb, "ua") == 0;
+	if (ua && argc < 3) {
+		usage();
+		return 2;
+	}
+	const char *ua_verb = ua ? argv[2] : NULL;
+	optind = ua ? 3 : 2;
+	while ((opt = getopt_long(argc, argv, "t:d:l:T:ku:L:P:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			if (sscanf(optarg, "%dx%d", &o.depth, &o.fanout) != 2) {
@@ -468,6 +457,20 @@ int cmd_testbed(int argc, char **argv)
 		case 'k':
 			o.kill = 1;
 			break;
+		case 'u':
+			o.users = atoi(optarg);
+			if (o.users < 0 || o.users > TESTBED_MAX_USERS) {
+				fprintf(stderr, "anosip testbed: --users 0..%d\n",
+					TESTBED_MAX_USERS);
+				return 2;
+			}
+			break;
+		case 'L':
+			o.lighthouse = optarg;
+			break;
+		case 'P':
+			o.portals = optarg;
+			break;
 		default:
 			usage();
 			return 2;
@@ -482,21 +485,27 @@ int cmd_testbed(int argc, char **argv)
 	if (strcmp(verb, "down") == 0)
 		return testbed_down(o.dir);
 	struct topo *t;
-	if (load_testbed(o.dir, &t) < 0)
+	if (tb_load(o.dir, &t) < 0)
 		return 1;
 	int status = 0;
-	if (strcmp(verb, "status") == 0) {
+	if (ua) {
+		status = cmd_ua_verb(&o, t, ua_verb, argc - optind, argv + optind);
+	} else if (strcmp(verb, "status") == 0) {
 		print_nodes(o.dir, t);
 	} else if (strcmp(verb, "wait") == 0) {
 		status = wait_ready(o.dir, t, o.timeout_s) < 0;
+	} else if ((strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0) && optind < argc &&
+		   strncmp(argv[optind], "ua-", 3) == 0) {
+		status = verb[2] == 'a' ? tb_start(o.dir, argv[optind], "ua") < 0
+					: tb_stop(o.dir, argv[optind], o.kill) < 0;
 	} else if ((strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0) && optind < argc) {
 		if (topo_find(t, argv[optind]) < 0) {
 			fprintf(stderr, "anosip testbed: no node %s\n", argv[optind]);
 			status = 1;
 		} else if (verb[2] == 'a') {
-			status = start_node(o.dir, argv[optind]) < 0;
+			status = tb_start(o.dir, argv[optind], "node") < 0;
 		} else {
-			status = stop_node(o.dir, argv[optind], o.kill) < 0;
+			status = tb_stop(o.dir, argv[optind], o.kill) < 0;
 		}
 	} else {
 		usage();

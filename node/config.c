@@ -14,7 +14,6 @@ struct config_parse {
 	struct node_config *cfg;
 	char base_dir[4096];
 	char problem[200];
-	int line;
 	int failed;
 	int have_id, have_key, have_directory, have_authority, have_control;
 };
@@ -37,6 +36,58 @@ static int set_uint(const char *value, unsigned lo, unsigned hi, unsigned *out)
 	if (errno || *end || !*value || v < lo || v > hi)
 		return -EINVAL;
 	*out = (unsigned)v;
+	return 0;
+}
+
+static int is_role_section(const char *section)
+{
+	static const char *const roles[] = {"portal", "lighthouse", "lookup", "iddir"};
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (strcmp(section, roles[i]) == 0)
+			return 1;
+	return 0;
+}
+
+const char *node_config_get(const struct node_config *cfg, const char *section, const char *key)
+{
+	for (int i = 0; i < cfg->n_extra; i++)
+		if (strcmp(cfg->extra[i].section, section) == 0 &&
+		    strcmp(cfg->extra[i].key, key) == 0)
+			return cfg->extra[i].value;
+	return NULL;
+}
+
+int node_config_path(const struct node_config *cfg, const char *value, char *out, size_t len)
+{
+	char base[4096];
+	snprintf(base, sizeof(base), "%s", cfg->path);
+	char *slash = strrchr(base, '/');
+	int n;
+	if (value[0] == '/')
+		n = snprintf(out, len, "%s", value);
+	else if (slash) {
+		*slash = 0;
+		n = snprintf(out, len, "%.2048s/%.1024s", base, value);
+	} else
+		n = snprintf(out, len, "%s", value);
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+int node_config_check_section(const struct node_config *cfg, const char *section,
+			      const char *const *known, char *err, size_t err_len)
+{
+	for (int i = 0; i < cfg->n_extra; i++) {
+		if (strcmp(cfg->extra[i].section, section) != 0)
+			continue;
+		int ok = 0;
+		for (const char *const *k = known; *k && !ok; k++)
+			ok = strcmp(*k, cfg->extra[i].key) == 0;
+		if (!ok) {
+			snprintf(err, err_len, "%s: unknown key \"%.40s\" in [%s]", cfg->path,
+				 cfg->extra[i].key, section);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -108,6 +159,17 @@ static int handler(void *user, const char *section, const char *name, const char
 				 name);
 			goto fail;
 		}
+	} else if (is_role_section(section)) {
+		if (c->n_extra == (int)(sizeof(c->extra) / sizeof(c->extra[0])) ||
+		    strlen(name) >= sizeof(c->extra[0].key) ||
+		    strlen(value) >= sizeof(c->extra[0].value)) {
+			snprintf(p->problem, sizeof(p->problem), "too many or too long settings");
+			goto fail;
+		}
+		struct node_config_extra *x = &c->extra[c->n_extra++];
+		snprintf(x->section, sizeof(x->section), "%s", section);
+		snprintf(x->key, sizeof(x->key), "%s", name);
+		snprintf(x->value, sizeof(x->value), "%s", value);
 	} else {
 		snprintf(p->problem, sizeof(p->problem), "unknown section [%.40s]", section);
 		goto fail;

@@ -30,12 +30,30 @@ struct node_config {
 	size_t max_queue_bytes;
 	unsigned max_pending_handshakes;
 	unsigned max_clients; /* anonymous client links a portal accepts */
+	/* Sections for roles ([lighthouse], [lookup], ...): kept as text for
+	 * the module that owns them, which checks them at start. */
+	int n_extra;
+	struct node_config_extra {
+		char section[32];
+		char key[64];
+		char value[512];
+	} extra[48];
 	/* Client mode (`anosip ua`): not in the directory, no listener, links
 	 * only to these portals, one at a time, as an anonymous initiator. */
 	int client;
 	int n_portals;
 	char portals[8][32];
 };
+
+/* A role's setting ([section] key), or NULL. */
+const char *node_config_get(const struct node_config *cfg, const char *section, const char *key);
+/* A path from the config, relative to the config file's folder unless
+ * absolute. Returns 0 or -ENAMETOOLONG. */
+int node_config_path(const struct node_config *cfg, const char *value, char *out, size_t len);
+/* Checks that a role's section names only known keys; on an unknown one
+ * writes "FILE: unknown key ..." into err and returns -EINVAL. */
+int node_config_check_section(const struct node_config *cfg, const char *section,
+			      const char *const *known, char *err, size_t err_len);
 
 /* Reads an INI config. Relative paths are taken from the config's folder.
  * On error returns -EINVAL with one line "FILE:LINE: problem" in err. */

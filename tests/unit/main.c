@@ -15,6 +15,7 @@ static const struct suite suites[] = {
     {"directory", test_directory_suite, test_directory_count},
     {"keys", test_keys_suite, test_keys_count},
     {"link", test_link_suite, test_link_count},
+    {"store", test_store_suite, test_store_count},
 };
 
 int main(void)

@@ -12,5 +12,7 @@ int test_keys_suite(void);
 int test_keys_count(void);
 int test_link_suite(void);
 int test_link_count(void);
+int test_store_suite(void);
+int test_store_count(void);
 
 #endif

@@ -1,0 +1,109 @@
+/* circuit: the end-to-end cryptography of a Mist circuit between a user
+ * agent and its lighthouse (docs/protocol.md §4) — the CREATE request, the
+ * ntor-like key agreement, DATA sealing with replay protection, and the
+ * nickname certificates lighthouses sign. No I/O: ua/ and lighthouse/ move
+ * the bytes. Every function that fills a malloc'd buffer says so. */
+#ifndef ANOSIP_CIRCUIT_H
+#define ANOSIP_CIRCUIT_H
+
+#include "circuit.pb-c.h"
+#include "keys/keys.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CIRC_VERSION 1
+/* A CREATE older or newer than this (by the lighthouse's clock) is refused. */
+#define CIRC_CREATE_MAX_AGE_MS 60000
+/* Largest plaintext one DATA cell carries. */
+#define CIRC_DATA_MAX (16 * 1024)
+#define CIRC_NICKNAME_MAX 63
+
+enum circ_error {
+	CIRC_ERR_SEALED = -2000,    /* does not open: not for us, or corrupted */
+	CIRC_ERR_DECODE = -2001,    /* opened but malformed */
+	CIRC_ERR_VERSION = -2002,   /* another circuit protocol version */
+	CIRC_ERR_PROOF = -2003,	    /* the nickname proof does not verify */
+	CIRC_ERR_STALE = -2004,	    /* timestamp outside the window */
+	CIRC_ERR_AUTH = -2005,	    /* the lighthouse's answer does not authenticate */
+	CIRC_ERR_REPLAY = -2006,    /* a DATA cell seen before, or older than the newest */
+	CIRC_ERR_TOO_LARGE = -2007, /* over CIRC_DATA_MAX */
+	CIRC_ERR_NICKNAME = -2008,  /* not 1..63 of [a-z0-9._-] */
+};
+const char *circ_strerror(int err);
+
+int circ_nickname_valid(const char *nickname);
+
+/* The two directions' keys and counters, once a circuit is built. */
+struct circ_keys {
+	uint8_t forward[32];  /* ua -> lighthouse */
+	uint8_t backward[32]; /* lighthouse -> ua */
+	uint64_t sent;	      /* last counter we used (ours) */
+	uint64_t received;    /* highest counter we accepted (theirs) */
+	int is_lighthouse;
+};
+void circ_keys_wipe(struct circ_keys *k);
+
+/* --- the ua's side --- */
+
+struct circ_client {
+	uint8_t eph_secret[32], eph_public[32];
+	char lighthouse_id[32];
+	uint8_t lighthouse_kx[32];
+};
+
+/* Builds the sealed CreateRequest for Create.sealed. *sealed is malloc'd,
+ * the caller frees it. */
+int circ_client_create(struct circ_client *cc, const struct keys_pair *nickname_keys,
+		       const char *nickname, const char *lighthouse_id,
+		       const uint8_t lighthouse_kx[32], int sign_up, uint8_t **sealed,
+		       size_t *sealed_len);
+
+/* Checks the lighthouse's Created, derives the keys and opens the confirm.
+ * *confirm is a decoded CreateConfirm the caller frees with
+ * anosip__v1__create_confirm__free_unpacked. Wipes cc. */
+int circ_client_finish(struct circ_client *cc, const Anosip__V1__Created *created,
+		       struct circ_keys *keys, Anosip__V1__CreateConfirm **confirm);
+
+/* --- the lighthouse's side --- */
+
+/* Opens and checks a CREATE's sealed request: version, key lengths,
+ * nickname syntax, the proof by the nickname key, the time window. *req is
+ * the caller's to free with anosip__v1__create_request__free_unpacked. */
+int circ_server_open(const struct keys_pair *lighthouse_keys, const char *lighthouse_id,
+		     const uint8_t *sealed, size_t sealed_len, uint64_t now_unix_ms,
+		     Anosip__V1__CreateRequest **req);
+
+/* The answer: fills created (server_public, auth, sealed confirm; the
+ * buffers are malloc'd and freed by circ_created_free) and the keys. */
+int circ_server_accept(const struct keys_pair *lighthouse_keys, const char *lighthouse_id,
+		       const Anosip__V1__CreateRequest *req,
+		       const Anosip__V1__CreateConfirm *confirm, Anosip__V1__Created *created,
+		       struct circ_keys *keys);
+void circ_created_free(Anosip__V1__Created *created);
+
+/* --- DATA --- */
+
+/* Seals plaintext in our direction. *sealed is malloc'd (caller frees). */
+int circ_data_seal(struct circ_keys *k, const uint8_t *plain, size_t len, uint8_t **sealed,
+		   size_t *sealed_len);
+/* Opens a DATA cell from the other side; refuses replays and anything older
+ * than the newest accepted. *plain is malloc'd (caller frees). */
+int circ_data_open(struct circ_keys *k, const uint8_t *sealed, size_t sealed_len, uint8_t **plain,
+		   size_t *plain_len);
+
+/* --- nickname certificates --- */
+
+/* Signs (nickname, its key, lighthouse, validity). *out is a malloc'd
+ * encoded SignedCertificate (caller frees). */
+int circ_certificate_sign(const struct keys_pair *lighthouse_keys, const char *lighthouse_id,
+			  const char *nickname, const uint8_t nickname_public[32],
+			  uint64_t issued_unix, uint64_t expires_unix, uint8_t **out,
+			  size_t *out_len);
+/* Verifies an encoded SignedCertificate with the lighthouse's key and the
+ * time; *cert is the caller's (anosip__v1__certificate__free_unpacked). */
+int circ_certificate_verify(const uint8_t *signed_cert, size_t len,
+			    const uint8_t lighthouse_sign[32], uint64_t now_unix,
+			    Anosip__V1__Certificate **cert);
+
+#endif

@@ -1,0 +1,162 @@
+/* The ua's INI config, read with libinih. */
+#include "ua/ua.h"
+
+#include "circuit/circuit.h"
+#include "keys/keys.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct ua_parse {
+	struct ua_config *cfg;
+	char base[4096];
+	char problem[200];
+	int failed;
+};
+
+static int set_path(const struct ua_parse *p, char *dst, size_t cap, const char *value)
+{
+	int n = value[0] == '/' ? snprintf(dst, cap, "%s", value)
+				: snprintf(dst, cap, "%s/%s", p->base, value);
+	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+}
+
+static int set_portals(struct node_config *nc, const char *value)
+{
+	char copy[512];
+	snprintf(copy, sizeof(copy), "%s", value);
+	char *save = NULL;
+	nc->n_portals = 0;
+	for (char *w = strtok_r(copy, " ,", &save); w; w = strtok_r(NULL, " ,", &save)) {
+		if (nc->n_portals == (int)(sizeof(nc->portals) / sizeof(nc->portals[0])) ||
+		    !util_id_valid(w))
+			return -EINVAL;
+		snprintf(nc->portals[nc->n_portals++], sizeof(nc->portals[0]), "%s", w);
+	}
+	return nc->n_portals ? 0 : -EINVAL;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct ua_parse *p = user;
+	struct ua_config *c = p->cfg;
+	struct node_config *nc = &c->node;
+	int rc = 0;
+	if (p->failed)
+		return 1;
+	if (strcmp(section, "ua") != 0) {
+		snprintf(p->problem, sizeof(p->problem), "unknown section [%.40s]", section);
+		goto fail;
+	}
+	if (strcmp(name, "nickname") == 0) {
+		rc = circ_nickname_valid(value) ? 0 : -EINVAL;
+		snprintf(c->nickname, sizeof(c->nickname), "%s", value);
+	} else if (strcmp(name, "key") == 0) {
+		rc = set_path(p, c->key_path, sizeof(c->key_path), value);
+	} else if (strcmp(name, "lighthouse") == 0) {
+		rc = util_id_valid(value) ? 0 : -EINVAL;
+		snprintf(c->lighthouse, sizeof(c->lighthouse), "%s", value);
+	} else if (strcmp(name, "portals") == 0) {
+		rc = set_portals(nc, value);
+	} else if (strcmp(name, "directory") == 0) {
+		rc = set_path(p, nc->directory_path, sizeof(nc->directory_path), value);
+	} else if (strcmp(name, "authority") == 0) {
+		rc = set_path(p, nc->authority_path, sizeof(nc->authority_path), value);
+	} else if (strcmp(name, "control") == 0) {
+		rc = set_path(p, nc->control_path, sizeof(nc->control_path), value);
+	} else if (strcmp(name, "sign_up") == 0) {
+		c->sign_up = strcmp(value, "yes") == 0;
+		rc = c->sign_up || strcmp(value, "no") == 0 ? 0 : -EINVAL;
+	} else if (strcmp(name, "log_level") == 0) {
+		enum log_level l;
+		rc = log_level_parse(value, &l);
+		snprintf(nc->log_level, sizeof(nc->log_level), "%s", value);
+	} else {
+		snprintf(p->problem, sizeof(p->problem), "unknown key \"%.40s\" in [ua]", name);
+		goto fail;
+	}
+	if (rc < 0) {
+		snprintf(p->problem, sizeof(p->problem), "bad value for %.40s: \"%.60s\"", name,
+			 value);
+		goto fail;
+	}
+	return 1;
+fail:
+	p->failed = 1;
+	return 0;
+}
+
+int ua_config_load(const char *path, struct ua_config *cfg, char *err, size_t err_len)
+{
+	struct ua_parse p = {.cfg = cfg};
+	memset(cfg, 0, sizeof(*cfg));
+	struct node_config *nc = &cfg->node;
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	snprintf(nc->path, sizeof(nc->path), "%s", path);
+	snprintf(nc->log_level, sizeof(nc->log_level), "info");
+	nc->client = 1;
+	nc->keepalive_ms = 1000;
+	nc->dead_ms = 5000;
+	nc->handshake_timeout_ms = 5000;
+	nc->reconnect_min_ms = 100;
+	nc->reconnect_max_ms = 2000;
+	nc->max_queue_bytes = 1u << 20;
+	nc->max_pending_handshakes = 1;
+	nc->max_clients = 1;
+	cfg->sign_up = 1;
+	char copy[4096];
+	snprintf(copy, sizeof(copy), "%s", path);
+	snprintf(p.base, sizeof(p.base), "%s", dirname(copy));
+	int r = ini_parse(path, handler, &p);
+	if (r == -1) {
+		snprintf(err, err_len, "%s: cannot open config", path);
+		return -ENOENT;
+	}
+	if (r != 0) {
+		snprintf(err, err_len, "%s:%d: %s", path, r, p.failed ? p.problem : "syntax error");
+		return -EINVAL;
+	}
+	const char *missing = !cfg->nickname[0]	       ? "nickname"
+			      : !cfg->key_path[0]      ? "key"
+			      : !cfg->lighthouse[0]    ? "lighthouse"
+			      : !nc->n_portals	       ? "portals"
+			      : !nc->directory_path[0] ? "directory"
+			      : !nc->authority_path[0] ? "authority"
+			      : !nc->control_path[0]   ? "control"
+						       : NULL;
+	if (missing) {
+		snprintf(err, err_len, "%s: [ua] %s is missing", path, missing);
+		return -EINVAL;
+	}
+	snprintf(nc->id, sizeof(nc->id), "ua");
+	return 0;
+}
+
+int ua_init_keys(const struct ua_config *cfg, char *err, size_t err_len)
+{
+	char prefix[4096];
+	struct stat st;
+	size_t n = strlen(cfg->key_path);
+	if (n < 5 || strcmp(cfg->key_path + n - 4, ".key") != 0) {
+		snprintf(err, err_len, "%s: key file must end in .key", cfg->key_path);
+		return -EINVAL;
+	}
+	if (stat(cfg->key_path, &st) == 0) {
+		snprintf(err, err_len, "%s exists: not overwriting a nickname key", cfg->key_path);
+		return -EEXIST;
+	}
+	snprintf(prefix, sizeof(prefix), "%.*s", (int)(n - 4), cfg->key_path);
+	struct keys_pair k;
+	int rc = keys_generate(&k);
+	if (rc == 0)
+		rc = keys_save(prefix, &k);
+	keys_wipe(&k);
+	if (rc < 0)
+		snprintf(err, err_len, "%s: %s", cfg->key_path, strerror(-rc));
+	return rc;
+}

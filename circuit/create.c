@@ -51,16 +51,7 @@ const char *circ_strerror(int err)
 
 int circ_nickname_valid(const char *nickname)
 {
-	size_t n = strlen(nickname);
-	if (n == 0 || n > CIRC_NICKNAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = nickname[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return 0;
-	}
-	return 1;
+	return util_nickname_valid(nickname);
 }
 
 void circ_keys_wipe(struct circ_keys *k)

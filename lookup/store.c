@@ -443,20 +443,6 @@ void lookup_store_close(struct lookup_store *s)
 
 /* The rule the lighthouse and the circuit code apply too: 1..63 of
  * [a-z0-9._-]. Kept here because the lookup service links neither. */
-static int nickname_valid(const char *nickname)
-{
-	size_t n = nickname ? strnlen(nickname, 64) : 0;
-	if (n == 0 || n > 63)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = nickname[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
 static int lighthouse_valid(const char *lighthouse)
 {
 	return lighthouse && util_id_valid(lighthouse);
@@ -488,7 +474,7 @@ static int get_home(struct lookup_store *s, const char *nickname, char *out)
 int lookup_store_claim(struct lookup_store *s, const char *nickname, const char *lighthouse,
 		       uint64_t now_unix, char holder[LOOKUP_STORE_ID_LEN])
 {
-	if (!s || !nickname_valid(nickname) || !lighthouse_valid(lighthouse))
+	if (!s || !util_nickname_valid(nickname) || !lighthouse_valid(lighthouse))
 		return -EINVAL;
 	if (now_unix > INT64_MAX)
 		return -ERANGE;
@@ -522,14 +508,14 @@ int lookup_store_claim(struct lookup_store *s, const char *nickname, const char 
 int lookup_store_get(struct lookup_store *s, const char *nickname,
 		     char lighthouse[LOOKUP_STORE_ID_LEN])
 {
-	if (!s || !nickname_valid(nickname))
+	if (!s || !util_nickname_valid(nickname))
 		return -EINVAL;
 	return get_home(s, nickname, lighthouse);
 }
 
 int lookup_store_release(struct lookup_store *s, const char *nickname, const char *lighthouse)
 {
-	if (!s || !nickname_valid(nickname) || !lighthouse_valid(lighthouse))
+	if (!s || !util_nickname_valid(nickname) || !lighthouse_valid(lighthouse))
 		return -EINVAL;
 	int rc = run(s, ST_BEGIN);
 	if (rc < 0)

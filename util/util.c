@@ -265,16 +265,26 @@ uint64_t util_wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int util_id_valid(const char *id)
+static int name_valid(const char *name, size_t max)
 {
-	size_t n = strlen(id);
-	if (n == 0 || n > UTIL_ID_MAX)
+	size_t n = name ? strnlen(name, max + 1) : 0;
+	if (n == 0 || n > max)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
-		char c = id[i];
+		char c = name[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
 		      c == '-'))
 			return 0;
 	}
 	return 1;
+}
+
+int util_id_valid(const char *id)
+{
+	return name_valid(id, UTIL_ID_MAX);
+}
+
+int util_nickname_valid(const char *nickname)
+{
+	return name_valid(nickname, UTIL_NICKNAME_MAX);
 }

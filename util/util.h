@@ -53,4 +53,8 @@ uint64_t util_wall_ms(void);
 #define UTIL_ID_MAX 31
 int util_id_valid(const char *id);
 
+/* Nicknames: 1..63 of the same alphabet (NULL is not one). */
+#define UTIL_NICKNAME_MAX 63
+int util_nickname_valid(const char *nickname);
+
 #endif

@@ -139,8 +139,24 @@ static void on_created(struct ua *ua, const Anosip__V1__Created *created)
 		circuit_lost(ua, "lighthouse failed to authenticate");
 		return;
 	}
+	/* The certificate must be the lighthouse's, for our nickname and key:
+	 * callers will be shown it (issue 4). */
+	Anosip__V1__Certificate *cert = NULL;
+	const struct topo_node *lh = &node_topo(ua->node)->nodes[ua->lighthouse];
+	if (circ_certificate_verify(confirm->certificate.data, confirm->certificate.len,
+				    lh->keys.sign, util_wall_ms() / 1000, &cert) < 0 ||
+	    strcmp(cert->nickname, ua->cfg->nickname) != 0 ||
+	    sodium_memcmp(cert->nickname_public.data, ua->keys.pub.sign, 32) != 0) {
+		log_warn("lighthouse %s sent a certificate that is not ours", ua->cfg->lighthouse);
+		node_count_drop(ua->node, NODE_DROP_BAD_SIGNATURE);
+		confirm->certificate.len = 0;
+	}
+	if (cert)
+		anosip__v1__certificate__free_unpacked(cert, NULL);
 	free(ua->certificate);
-	ua->certificate = malloc(confirm->certificate.len ? confirm->certificate.len : 1);
+	ua->certificate = NULL;
+	if (confirm->certificate.len)
+		ua->certificate = malloc(confirm->certificate.len);
 	if (ua->certificate) {
 		memcpy(ua->certificate, confirm->certificate.data, confirm->certificate.len);
 		ua->certificate_len = confirm->certificate.len;

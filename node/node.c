@@ -91,6 +91,41 @@ void node_link_event(struct node *n, struct conn *c, int up)
 	}
 }
 
+/* 1 if a decoded message, or any message inside it, kept unknown fields.
+ * libprotobuf-c keeps them and writes them back when re-encoding, and it
+ * can write some (field number 0 in a two-byte tag) in a form it then
+ * refuses to read: a node forwarding such a message would break its honest
+ * next link. Version 1 has no optional extensions, so refuse them all. */
+static int has_unknown_fields(const ProtobufCMessage *m)
+{
+	if (!m)
+		return 0;
+	if (m->n_unknown_fields)
+		return 1;
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m;
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		/* A oneof member is there only when it is the case set. */
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t count = *(const size_t *)(base + f->quantifier_offset);
+			ProtobufCMessage *const *items =
+			    *(ProtobufCMessage *const *const *)(base + f->offset);
+			for (size_t k = 0; k < count; k++)
+				if (has_unknown_fields(items[k]))
+					return 1;
+		} else if (has_unknown_fields(*(ProtobufCMessage *const *)(base + f->offset))) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
 void node_dispatch(struct node *n, struct conn *from, const uint8_t *msg, size_t len)
 {
 	struct peer *peer = from->peer;
@@ -99,6 +134,12 @@ void node_dispatch(struct node *n, struct conn *from, const uint8_t *msg, size_t
 		peer->counters.messages_in++;
 	Anosip__V1__LinkMessage *m = anosip__v1__link_message__unpack(NULL, len, msg);
 	if (!m) {
+		links_reject(n, from, NODE_DROP_DECODE);
+		return;
+	}
+	if (m->body_case != ANOSIP__V1__LINK_MESSAGE__BODY__NOT_SET &&
+	    has_unknown_fields(&m->base)) {
+		anosip__v1__link_message__free_unpacked(m, NULL);
 		links_reject(n, from, NODE_DROP_DECODE);
 		return;
 	}

@@ -5,9 +5,11 @@
 #        scripts/fuzz.sh run [TARGET...]
 #        scripts/fuzz.sh repro TARGET FILE...
 #        scripts/fuzz.sh seeds
-#   build  compile the real util/ keys/ topo/ link/ sources, the protobuf-c
-#          code generated from proto/, and every tests/fuzz/fuzz_*.c with
-#          clang -fsanitize=fuzzer,address,undefined into build/fuzz/
+#   build  compile the real sources of the library's parts (the Makefile's
+#          LIB_PARTS: util/ keys/ topo/ link/ node/ router/ ...), the
+#          protobuf-c code generated from proto/, and every
+#          tests/fuzz/fuzz_*.c with clang -fsanitize=fuzzer,address,undefined
+#          into build/fuzz/
 #   run    build, replay tests/fuzz/regressions/<target>/, then fuzz each target
 #          (all by default) for FUZZ_SECONDS seconds from a copy of its seed
 #          corpus in build/fuzz/corpus/<target>; prints executions and
@@ -32,7 +34,9 @@ BIN=$OUT/bin
 SRC_DIR=tests/fuzz
 SEEDS=$SRC_DIR/corpus
 REGRESSIONS=$SRC_DIR/regressions
-PARTS="util keys topo link"
+# The library's parts, as the Makefile lists them (LIB_PARTS).
+PARTS=$(sed -n 's/^LIB_PARTS *:= *//p' Makefile)
+PARTS=${PARTS:-util keys topo link node router}
 PKGS="libsodium libuv libprotobuf-c inih"
 LIB_PKGS="$PKGS sqlite3"
 
@@ -215,6 +219,16 @@ field() {
 	echo "${v:--}"
 }
 
+# Extra libFuzzer options of one target.
+target_options() {
+	case $1 in
+	# A config is a few short lines; longer inputs only repeat them.
+	fuzz_config) echo "-max_len=4096" ;;
+	# The control socket reads at most 512 bytes of one line.
+	fuzz_control) echo "-max_len=512" ;;
+	esac
+}
+
 RESULTS=""
 PASSED=0
 FAILED=0
@@ -251,9 +265,10 @@ run_target() {
 	echo "  FUZZ    $t for ${FUZZ_SECONDS}s"
 	rc=0
 	# timeout is a backstop: libFuzzer stops itself after max_total_time.
+	# shellcheck disable=SC2046 # a list of options
 	timeout -k 10 $((FUZZ_SECONDS + 120)) "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=5 \
-		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" "$corpus" \
-		>"$log" 2>&1 || rc=$?
+		-rss_limit_mb=2048 -print_final_stats=1 $(target_options "$t") \
+		-artifact_prefix="$art/" "$corpus" >"$log" 2>&1 || rc=$?
 
 	crash=$(find "$art" -type f 2>/dev/null | head -n 1)
 	if [ "$rc" -ne 0 ] || [ -n "$crash" ]; then
@@ -335,7 +350,7 @@ run) do_run "$@" ;;
 repro) do_repro "$@" ;;
 seeds) do_seeds ;;
 *)
-	sed -n '2,24s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,26s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 	;;
 esac

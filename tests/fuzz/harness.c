@@ -2,6 +2,7 @@
 #include "tests/fuzz/harness.h"
 
 #include "directory.pb-c.h"
+#include "routed.pb-c.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 static struct fuzz_fixtures fixtures;
 static int fixtures_ready;
+static struct topo *topology;
 
 /* A key pair from a one-byte label, the same on every run. */
 static void fixed_pair(uint8_t label, struct keys_pair *k)
@@ -30,6 +32,7 @@ const struct fuzz_fixtures *fuzz_fixtures(void)
 	fixed_pair(0x11, &fixtures.initiator);
 	fixed_pair(0x22, &fixtures.responder);
 	fixed_pair(0x33, &fixtures.authority);
+	fixed_pair(0x77, &fixtures.third);
 	memset(fixtures.session_key, 0x44, sizeof(fixtures.session_key));
 	memset(fixtures.initiator_eph_secret, 0x55, sizeof(fixtures.initiator_eph_secret));
 	memset(fixtures.responder_eph_secret, 0x66, sizeof(fixtures.responder_eph_secret));
@@ -122,6 +125,73 @@ uint8_t *fuzz_sign_directory(const uint8_t *body, size_t len, size_t *out_len)
 	uint8_t *out = malloc(*out_len ? *out_len : 1);
 	if (out)
 		anosip__v1__signed_directory__pack(&sd, out);
+	return out;
+}
+
+const struct keys_pair *fuzz_node_keys(int index)
+{
+	const struct fuzz_fixtures *f = fuzz_fixtures();
+	switch (index) {
+	case 0:
+		return &f->responder;
+	case 1:
+		return &f->initiator;
+	case 2:
+		return &f->third;
+	}
+	fuzz_fail("fuzz_node_keys: no such node");
+}
+
+const struct topo *fuzz_topology(void)
+{
+	static const char *const ids[FUZZ_TOPO_NODES] = {FUZZ_RESPONDER_ID, FUZZ_INITIATOR_ID,
+							 FUZZ_THIRD_ID};
+	if (topology)
+		return topology;
+	struct topo_entry e[FUZZ_TOPO_NODES];
+	memset(e, 0, sizeof(e));
+	for (int i = 0; i < FUZZ_TOPO_NODES; i++) {
+		snprintf(e[i].id, sizeof(e[i].id), "%s", ids[i]);
+		snprintf(e[i].address, sizeof(e[i].address), "127.0.0.1:%d", 7000 + i);
+		snprintf(e[i].parent, sizeof(e[i].parent), "%s", i ? ids[0] : "");
+		e[i].keys = fuzz_node_keys(i)->pub;
+	}
+	char err[256];
+	if (topo_build(e, FUZZ_TOPO_NODES, 1, &topology, err, sizeof(err)) != 0)
+		fuzz_fail(err);
+	for (int i = 0; i < FUZZ_TOPO_NODES; i++)
+		if (topo_find(topology, ids[i]) != i)
+			fuzz_fail("the fixed topology is not in directory order");
+	return topology;
+}
+
+uint8_t *fuzz_sign_routed(const struct keys_pair *signer, const char *dest_id, const uint8_t *body,
+			  size_t len, size_t *out_len)
+{
+	static const char context[] = "anosip-routed-v1";
+	const size_t ctx = sizeof(context) - 1, id = strlen(dest_id);
+	uint8_t sig[crypto_sign_BYTES];
+	uint8_t *m = malloc(ctx + 1 + id + len);
+	if (!m)
+		return NULL;
+	memcpy(m, context, ctx);
+	m[ctx] = (uint8_t)id;
+	memcpy(m + ctx + 1, dest_id, id);
+	if (len)
+		memcpy(m + ctx + 1 + id, body, len);
+	crypto_sign_detached(sig, NULL, m, ctx + 1 + id + len, signer->sign_secret);
+	free(m);
+
+	Anosip__V1__RoutedSigned rs;
+	anosip__v1__routed_signed__init(&rs);
+	rs.body.data = (uint8_t *)body;
+	rs.body.len = len;
+	rs.signature.data = sig;
+	rs.signature.len = sizeof(sig);
+	*out_len = anosip__v1__routed_signed__get_packed_size(&rs);
+	uint8_t *out = malloc(*out_len ? *out_len : 1);
+	if (out)
+		anosip__v1__routed_signed__pack(&rs, out);
 	return out;
 }
 

@@ -9,6 +9,7 @@
 
 #include "keys/keys.h"
 #include "link/link.h"
+#include "topo/topo.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,11 +17,14 @@
 /* The two nodes of the handshake fixtures and the directory authority. */
 #define FUZZ_INITIATOR_ID "alpha"
 #define FUZZ_RESPONDER_ID "beta"
+/* A third node, for the routed fixtures' topology. */
+#define FUZZ_THIRD_ID "gamma"
 
 struct fuzz_fixtures {
 	struct keys_pair initiator;
 	struct keys_pair responder;
 	struct keys_pair authority;
+	struct keys_pair third;
 	uint8_t session_key[32];	  /* the rx key of fuzz_frame's session */
 	uint8_t initiator_eph_secret[32]; /* replaces the handshake's random one */
 	uint8_t responder_eph_secret[32];
@@ -62,6 +66,21 @@ void fuzz_seal_frame(const uint8_t key[32], uint64_t counter, const uint8_t plai
  * authority over "anosip-directory-v1" || body. Returns an encoded
  * SignedDirectory in a malloc'd buffer the caller frees, or NULL. */
 uint8_t *fuzz_sign_directory(const uint8_t *body, size_t len, size_t *out_len);
+
+/* The routed fixtures' topology, built once with topo_build: "beta" (the
+ * responder's keys) is the root, "alpha" (the initiator's) and "gamma" (the
+ * third pair) its children, in that order. Routed messages are addressed
+ * to beta; keys of node i are fuzz_node_keys(i). */
+#define FUZZ_TOPO_NODES 3
+#define FUZZ_TOPO_SELF 0 /* beta */
+const struct topo *fuzz_topology(void);
+const struct keys_pair *fuzz_node_keys(int index);
+
+/* The routed signature rule of router/routed.c: Ed25519 by the source over
+ * "anosip-routed-v1" || (uint8)strlen(dest_id) || dest_id || body. Returns
+ * an encoded RoutedSigned in a malloc'd buffer the caller frees, or NULL. */
+uint8_t *fuzz_sign_routed(const struct keys_pair *signer, const char *dest_id, const uint8_t *body,
+			  size_t len, size_t *out_len);
 
 /* Aborts with a message: a broken invariant is a finding, like a crash. */
 void fuzz_fail(const char *what) __attribute__((noreturn));

@@ -331,6 +331,246 @@ static void routed_corpus(void)
 	put("fuzz_routed", "routed", 0, 0, routed_buf, routed_len);
 }
 
+/* --- fuzz_routed_open --- */
+
+/* crypto_box_seal with a fixed ephemeral key in place of a random one, so
+ * the seed is the same on every run: the ephemeral public key, then
+ * crypto_box_easy under the nonce BLAKE2b-192(ephemeral pk || recipient pk). */
+static size_t seal_fixed(const uint8_t *m, size_t len, const uint8_t pk[32], uint8_t *out)
+{
+	uint8_t seed[crypto_box_SEEDBYTES], esk[crypto_box_SECRETKEYBYTES];
+	uint8_t nonce[crypto_box_NONCEBYTES], both[64];
+	memset(seed, 0x99, sizeof(seed));
+	crypto_box_seed_keypair(out, esk, seed);
+	memcpy(both, out, 32);
+	memcpy(both + 32, pk, 32);
+	crypto_generichash(nonce, sizeof(nonce), both, sizeof(both), NULL, 0);
+	if (crypto_box_easy(out + crypto_box_PUBLICKEYBYTES, m, len, nonce, pk, esk) != 0)
+		fuzz_fail("crypto_box_easy");
+	return len + crypto_box_SEALBYTES;
+}
+
+/* An encoded RoutedBody from the topology's node source, with a Ping. */
+static size_t routed_body(int source, Anosip__V1__RoutedType type, uint8_t *out)
+{
+	uint8_t ping_buf[64];
+	Anosip__V1__Ping p;
+	anosip__v1__ping__init(&p);
+	p.sent_mono_ns = 987654321ull;
+	size_t ping_len = anosip__v1__ping__pack(&p, ping_buf);
+	Anosip__V1__RoutedBody b;
+	anosip__v1__routed_body__init(&b);
+	b.source = (char *)fuzz_topology()->nodes[source].id;
+	b.type = type;
+	b.message_id = 0x1122334455667788ull;
+	b.sent_unix_ms = 1700000000000ull;
+	b.hop_limit = 64;
+	b.payload.data = ping_buf;
+	b.payload.len = ping_len;
+	return anosip__v1__routed_body__pack(&b, out);
+}
+
+static void routed_open_corpus(void)
+{
+	const struct topo *t = fuzz_topology();
+	const char *self_id = t->nodes[FUZZ_TOPO_SELF].id;
+	const uint8_t *self_kx = fuzz_node_keys(FUZZ_TOPO_SELF)->pub.kx;
+	uint8_t body[256], sealed[512];
+	char name[64];
+
+	/* Mode 2: a body from each node, signed by it (accepted), and alpha's
+	 * body signed by gamma (a bad signature). */
+	for (int i = 0; i < FUZZ_TOPO_NODES; i++) {
+		size_t len = routed_body(i, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_PING, body);
+		snprintf(name, sizeof(name), "signed-from-%s", t->nodes[i].id);
+		put("fuzz_routed_open", name, (uint8_t)(2 | i << 2), 1, body, len);
+	}
+	size_t body_len = routed_body(1, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_DISCARD, body);
+	put("fuzz_routed_open", "signed-wrong-signer", 2 | 2 << 2, 1, body, body_len);
+
+	/* Modes 1 and 0: alpha's body really signed, as plaintext and sealed. */
+	size_t inner_len;
+	uint8_t *inner = fuzz_sign_routed(fuzz_node_keys(1), self_id, body, body_len, &inner_len);
+	if (!inner || inner_len + crypto_box_SEALBYTES > sizeof(sealed))
+		fuzz_fail("fuzz_sign_routed");
+	put("fuzz_routed_open", "plain-from-alpha", 1, 1, inner, inner_len);
+	size_t sealed_len = seal_fixed(inner, inner_len, self_kx, sealed);
+	uint8_t check[512];
+	if (crypto_box_seal_open(check, sealed, sealed_len, self_kx,
+				 fuzz_node_keys(FUZZ_TOPO_SELF)->kx_secret) != 0 ||
+	    memcmp(check, inner, inner_len) != 0)
+		fuzz_fail("seal_fixed does not make a sealed box");
+	put("fuzz_routed_open", "sealed-from-alpha", 0, 1, sealed, sealed_len);
+	free(inner);
+
+	/* Mode 3: type, hop limit (little-endian), payload. */
+	static const uint8_t ping[] = {1, 64, 0, 0, 0, 0x08, 0xb1, 0x68, 0xde, 0x3a};
+	put("fuzz_routed_open", "round-trip-ping-from-alpha", 3 | 1 << 2, 1, ping, sizeof(ping));
+	uint8_t discard[5 + 300];
+	memset(discard, 'd', sizeof(discard));
+	discard[0] = 3;
+	discard[1] = 1;
+	discard[2] = discard[3] = discard[4] = 0;
+	put("fuzz_routed_open", "round-trip-discard-from-gamma", 3 | 2 << 2, 1, discard,
+	    sizeof(discard));
+	static const uint8_t self_empty[] = {0, 0xff, 0xff, 0xff, 0xff};
+	put("fuzz_routed_open", "round-trip-empty-from-beta", 3, 1, self_empty, sizeof(self_empty));
+}
+
+/* --- fuzz_link_message --- */
+
+static void link_message_seed(const char *name, const Anosip__V1__LinkMessage *m)
+{
+	uint8_t buf[1024];
+	if (anosip__v1__link_message__get_packed_size(m) > sizeof(buf))
+		fuzz_fail("link message seed too large");
+	size_t len = anosip__v1__link_message__pack(m, buf);
+	put("fuzz_link_message", name, 0, 0, buf, len);
+}
+
+static void link_message_corpus(void)
+{
+	Anosip__V1__LinkMessage lm;
+	Anosip__V1__Keepalive ka;
+	anosip__v1__keepalive__init(&ka);
+	ka.sequence = 300;
+	anosip__v1__link_message__init(&lm);
+	lm.body_case = ANOSIP__V1__LINK_MESSAGE__BODY_KEEPALIVE;
+	lm.keepalive = &ka;
+	link_message_seed("keepalive", &lm);
+
+	uint8_t filler[100];
+	memset(filler, 'x', sizeof(filler));
+	Anosip__V1__Discard dc;
+	anosip__v1__discard__init(&dc);
+	dc.data.data = filler;
+	dc.data.len = sizeof(filler);
+	anosip__v1__link_message__init(&lm);
+	lm.body_case = ANOSIP__V1__LINK_MESSAGE__BODY_DISCARD;
+	lm.discard = &dc;
+	link_message_seed("discard", &lm);
+
+	uint8_t box[96];
+	memset(box, 0xb0, sizeof(box));
+	Anosip__V1__Routed r;
+	anosip__v1__routed__init(&r);
+	r.destination = "gamma";
+	r.hop_limit = 64;
+	r.sealed.data = box;
+	r.sealed.len = sizeof(box);
+	anosip__v1__link_message__init(&lm);
+	lm.body_case = ANOSIP__V1__LINK_MESSAGE__BODY_ROUTED;
+	lm.routed = &r;
+	link_message_seed("routed", &lm);
+
+	/* Cells (proto/circuit.proto), as a portal gets them from a ua. */
+	Anosip__V1__Create cr;
+	anosip__v1__create__init(&cr);
+	cr.lighthouse = "beta";
+	cr.sealed.data = box;
+	cr.sealed.len = sizeof(box);
+	Anosip__V1__Cell cell;
+	anosip__v1__cell__init(&cell);
+	cell.circuit_id = 7;
+	cell.body_case = ANOSIP__V1__CELL__BODY_CREATE;
+	cell.create = &cr;
+	anosip__v1__link_message__init(&lm);
+	lm.body_case = ANOSIP__V1__LINK_MESSAGE__BODY_CELL;
+	lm.cell = &cell;
+	link_message_seed("cell-create", &lm);
+
+	Anosip__V1__Created cd;
+	anosip__v1__created__init(&cd);
+	cd.server_public.data = box;
+	cd.server_public.len = 32;
+	cd.auth.data = box + 32;
+	cd.auth.len = 32;
+	cd.sealed.data = box + 64;
+	cd.sealed.len = 32;
+	anosip__v1__cell__init(&cell);
+	cell.circuit_id = 7;
+	cell.body_case = ANOSIP__V1__CELL__BODY_CREATED;
+	cell.created = &cd;
+	link_message_seed("cell-created", &lm);
+
+	Anosip__V1__CellData data;
+	anosip__v1__cell_data__init(&data);
+	data.sealed.data = filler;
+	data.sealed.len = sizeof(filler);
+	anosip__v1__cell__init(&cell);
+	cell.circuit_id = 0x80000001u;
+	cell.body_case = ANOSIP__V1__CELL__BODY_DATA;
+	cell.data = &data;
+	link_message_seed("cell-data", &lm);
+
+	Anosip__V1__Destroy ds;
+	anosip__v1__destroy__init(&ds);
+	ds.reason = ANOSIP__V1__DESTROY_REASON__DESTROY_PROTOCOL;
+	anosip__v1__cell__init(&cell);
+	cell.circuit_id = 7;
+	cell.body_case = ANOSIP__V1__CELL__BODY_DESTROY;
+	cell.destroy = &ds;
+	link_message_seed("cell-destroy", &lm);
+}
+
+/* --- fuzz_config --- */
+
+static void text_seed(const char *target, const char *name, const char *text)
+{
+	put(target, name, 0, 0, (const uint8_t *)text, strlen(text));
+}
+
+static void config_corpus(void)
+{
+	text_seed("fuzz_config", "minimal",
+		  "[node]\nid = alpha\nkey = alpha.key\ndirectory = directory.bin\n"
+		  "authority = authority.pub\ncontrol = alpha.sock\n");
+	text_seed("fuzz_config", "full",
+		  "; every key there is\n"
+		  "[node]\n"
+		  "id = p1-portal_2\n"
+		  "key = /etc/anosip/p1.key\n"
+		  "directory = ../shared/directory.bin\n"
+		  "authority = /etc/anosip/authority.pub\n"
+		  "control = /run/anosip/p1.sock\n"
+		  "listen = 127.0.0.1:7001\n"
+		  "log_level = debug\n"
+		  "\n"
+		  "[link]\n"
+		  "keepalive_ms = 250\n"
+		  "dead_ms = 1500\n"
+		  "handshake_timeout_ms = 2000\n"
+		  "reconnect_min_ms = 50\n"
+		  "reconnect_max_ms = 8000\n"
+		  "max_pending_handshakes = 16\n"
+		  "max_queue_bytes = 1048576\n");
+	text_seed("fuzz_config", "ipv6-comments",
+		  "# a lookup node\r\n"
+		  "[node]\r\n"
+		  "id = lookup ; inline comment\r\n"
+		  "key: lookup.key\r\n"
+		  "directory = d.bin\r\n"
+		  "authority = a.pub\r\n"
+		  "control = l.sock\r\n"
+		  "listen = [::1]:7002\r\n"
+		  "log_level = warn\r\n");
+	text_seed("fuzz_config", "bad-timing",
+		  "[node]\nid = x\nkey = k\ndirectory = d\nauthority = a\ncontrol = c\n"
+		  "[link]\nkeepalive_ms = 5000\ndead_ms = 5000\n");
+}
+
+/* --- fuzz_control --- */
+
+static void control_corpus(void)
+{
+	text_seed("fuzz_control", "status", "status\n");
+	text_seed("fuzz_control", "ping", "ping gamma 3 64\n");
+	text_seed("fuzz_control", "send-routed", "send-routed\tbeta 1000 512\r\n");
+	text_seed("fuzz_control", "eight-words", " a b c d e f g h ");
+	text_seed("fuzz_control", "nine-words", "a b c d e f g h i\n");
+	text_seed("fuzz_control", "blank", " \t\r\n");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -345,5 +585,9 @@ int main(int argc, char **argv)
 	directory_corpus();
 	description_corpus();
 	routed_corpus();
+	routed_open_corpus();
+	link_message_corpus();
+	config_corpus();
+	control_corpus();
 	return 0;
 }

@@ -161,6 +161,7 @@ def bad_frames_from_a_neighbour_close_only_that_link():
         evil(t, "oversize", "oversize")
         evil(t, "badproto", "decode")
         evil(t, "hoplimit", "hop_limit")
+        evil(t, "unknownfield", "decode")
     finally:
         run([anosip_bin(), "testbed", "start", "--dir", t.dir, "node-4"])
     t.wait_all_links(timeout=20)

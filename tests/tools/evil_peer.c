@@ -11,7 +11,8 @@
  * truncated (half a frame, then close), oversize (continuation frames past
  * LINK_MESSAGE_MAX), badproto (a sealed message that is not a LinkMessage),
  * hoplimit (a routed message with hop limit 1 for a far node; the link
- * stays), none (handshake only). Exits 0 when the node closed the link
+ * stays), unknownfield (a Routed carrying a field numbered 0), none
+ * (handshake only). Exits 0 when the node closed the link
  * (or, for hoplimit/none, kept it), 1 otherwise. */
 #include "keys/keys.h"
 #include "link.pb-c.h"
@@ -228,6 +229,23 @@ int main(int argc, char **argv)
 		long w = link_seal_message(&s, buf, len, frames, sizeof(frames));
 		write_all(fd, frames, (size_t)w);
 		expect_close = 0;
+	} else if (strcmp(attack, "unknownfield") == 0) {
+		/* A Routed with a field numbered 0 in a two-byte tag: it decodes,
+		 * but re-encoding it would produce bytes no node reads. The node
+		 * must refuse it rather than forward it. */
+		Anosip__V1__Routed r = ANOSIP__V1__ROUTED__INIT;
+		uint8_t inner[256], outer[300], frames[2 * LINK_FRAME_SIZE];
+		r.destination = t->nodes[0].id;
+		r.hop_limit = 5;
+		size_t n = anosip__v1__routed__pack(&r, inner);
+		inner[n++] = 0x80;
+		inner[n++] = 0x00;
+		inner[n++] = 0x00;
+		outer[0] = 0x12; /* LinkMessage.routed, length-delimited */
+		outer[1] = (uint8_t)n;
+		memcpy(outer + 2, inner, n);
+		long w = link_seal_message(&s, outer, n + 2, frames, sizeof(frames));
+		write_all(fd, frames, (size_t)w);
 	} else if (strcmp(attack, "none") == 0) {
 		expect_close = 0;
 	} else {

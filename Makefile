@@ -11,8 +11,8 @@
 # Every target first makes sure the Debian packages are there
 # (scripts/install-deps.sh installs what is missing).
 
-PARTS      := util keys topo link circuit node router lighthouse lookup ua cli
-LIB_PARTS  := util keys topo link circuit node router lighthouse lookup ua
+PARTS      := util db keys topo link circuit node router lighthouse lookup ua cli
+LIB_PARTS  := util db keys topo link circuit node router lighthouse lookup ua
 PROTOS     := $(wildcard proto/*.proto)
 
 ifeq ($(ASAN),1)

@@ -4,19 +4,13 @@
 #include "lighthouse/store.h"
 
 #include "circuit/circuit.h"
+#include "db/db.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <sqlite3.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define BUSY_TIMEOUT_MS 5000
 /* "ANLH": tells a lighthouse database from any other SQLite file. */
 #define APPLICATION_ID 0x414e4c48
 #define KIND "lighthouse"
@@ -24,27 +18,27 @@
 /* Step i takes a file from schema version i to i + 1. To change the schema,
  * append a step and raise LH_STORE_SCHEMA_VERSION; never edit a step that
  * has shipped, files in the field were made by it. */
-static const char *const migrations[] = {
+static const struct db_migration migrations[] = {
     /* 0 -> 1. The ha1 columns wait for SIP digest passwords (issue 4):
      * H(nickname:realm:password), never the password itself. */
-    "CREATE TABLE accounts ("
-    " nickname TEXT PRIMARY KEY NOT NULL,"
-    " sign_public BLOB NOT NULL CHECK (typeof(sign_public) = 'blob' AND length(sign_public) = 32),"
-    " created_unix INTEGER NOT NULL,"
-    " ha1_md5 BLOB CHECK (ha1_md5 IS NULL OR length(ha1_md5) = 16),"
-    " ha1_sha256 BLOB CHECK (ha1_sha256 IS NULL OR length(ha1_sha256) = 32));"
-    "CREATE TABLE certificates ("
-    " nickname TEXT PRIMARY KEY NOT NULL REFERENCES accounts (nickname) ON DELETE CASCADE,"
-    " certificate BLOB NOT NULL CHECK (typeof(certificate) = 'blob'),"
-    " expires_unix INTEGER NOT NULL);"
-    "CREATE TABLE bindings ("
-    " nickname TEXT PRIMARY KEY NOT NULL REFERENCES accounts (nickname) ON DELETE CASCADE,"
-    " circuit INTEGER NOT NULL,"
-    " epoch INTEGER NOT NULL,"
-    " expires_unix INTEGER NOT NULL,"
-    " live INTEGER NOT NULL CHECK (live IN (0, 1)));"
-    "CREATE INDEX bindings_by_circuit ON bindings (circuit);"
-    "CREATE INDEX bindings_by_expiry ON bindings (expires_unix);",
+    {"CREATE TABLE accounts ("
+     " nickname TEXT PRIMARY KEY NOT NULL,"
+     " sign_public BLOB NOT NULL CHECK (typeof(sign_public) = 'blob' AND length(sign_public) = 32),"
+     " created_unix INTEGER NOT NULL,"
+     " ha1_md5 BLOB CHECK (ha1_md5 IS NULL OR length(ha1_md5) = 16),"
+     " ha1_sha256 BLOB CHECK (ha1_sha256 IS NULL OR length(ha1_sha256) = 32));"
+     "CREATE TABLE certificates ("
+     " nickname TEXT PRIMARY KEY NOT NULL REFERENCES accounts (nickname) ON DELETE CASCADE,"
+     " certificate BLOB NOT NULL CHECK (typeof(certificate) = 'blob'),"
+     " expires_unix INTEGER NOT NULL);"
+     "CREATE TABLE bindings ("
+     " nickname TEXT PRIMARY KEY NOT NULL REFERENCES accounts (nickname) ON DELETE CASCADE,"
+     " circuit INTEGER NOT NULL,"
+     " epoch INTEGER NOT NULL,"
+     " expires_unix INTEGER NOT NULL,"
+     " live INTEGER NOT NULL CHECK (live IN (0, 1)));"
+     "CREATE INDEX bindings_by_circuit ON bindings (circuit);"
+     "CREATE INDEX bindings_by_expiry ON bindings (expires_unix);"},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == LH_STORE_SCHEMA_VERSION,
@@ -113,358 +107,23 @@ struct lh_store {
 	sqlite3_stmt *stmt[ST_COUNT];
 };
 
-/* --- SQLite plumbing (lookup/store.c has the same; keep them alike) --- */
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-	if (!err || err_len == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, err_len, fmt, ap);
-	va_end(ap);
-}
-
-/* An SQLite result code (extended codes are on) as 0 or a negative errno. */
-static int errno_of(int rc)
-{
-	switch (rc) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_CONSTRAINT_PRIMARYKEY:
-	case SQLITE_CONSTRAINT_UNIQUE:
-		return -EEXIST;
-	case SQLITE_CONSTRAINT_FOREIGNKEY:
-		return -ENOENT;
-	}
-	switch (rc & 0xff) {
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-	case SQLITE_READONLY:
-	case SQLITE_CANTOPEN:
-		return -EACCES;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_TOOBIG:
-		return -EMSGSIZE;
-	case SQLITE_CONSTRAINT:
-	case SQLITE_MISMATCH:
-	case SQLITE_RANGE:
-	case SQLITE_NOTADB:
-		return -EINVAL;
-	default:
-		return -EIO;
-	}
-}
-
-/* Creates a missing file ourselves, so that it is 0600 whatever the umask
- * (SQLite gives its -wal and -shm files the database's mode). *loose says
- * whether an existing file is open to group or others: it is tightened
- * once it proves to be ours. */
-static int prepare_file(const char *path, int *loose, char *err, size_t err_len)
-{
-	int created = 1;
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == EEXIST) {
-		created = 0;
-		fd = open(path, O_RDWR | O_CLOEXEC);
-	}
-	if (fd < 0) {
-		int rc = -errno;
-		set_err(err, err_len, "cannot open: %s", strerror(errno));
-		return rc;
-	}
-	int rc = 0;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		set_err(err, err_len, "cannot stat: %s", strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		rc = -EINVAL;
-		set_err(err, err_len, "not a regular file");
-	} else if (created && fchmod(fd, 0600) < 0) {
-		rc = -errno;
-		set_err(err, err_len, "cannot make it mode 0600: %s", strerror(errno));
-	}
-	*loose = !created && (st.st_mode & 0077) != 0;
-	close(fd);
-	return rc;
-}
-
-/* Runs a one-value query such as "PRAGMA user_version". */
-static int query_int(sqlite3 *db, const char *sql, int64_t *out, char *err, size_t err_len)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int64(st, 0);
-		rc = 0;
-	} else if ((rc & 0xff) == SQLITE_NOTADB) {
-		set_err(err, err_len, "not an SQLite database");
-		rc = -EINVAL;
-	} else {
-		set_err(err, err_len, "cannot read the database: %s", sqlite3_errmsg(db));
-		rc = rc == SQLITE_DONE ? -EIO : errno_of(rc);
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int exec(sqlite3 *db, const char *sql, char *err, size_t err_len)
-{
-	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		set_err(err, err_len, "cannot update the database: %s", sqlite3_errmsg(db));
-		return errno_of(rc);
-	}
-	return 0;
-}
-
-/* Refuses what this code cannot safely use: a schema from a newer version,
- * another program's database. */
-static int check_version(sqlite3 *db, int64_t version, char *err, size_t err_len)
-{
-	int64_t application_id = 0, tables = 0;
-	if (version > LH_STORE_SCHEMA_VERSION) {
-		set_err(err, err_len,
-			"schema version %lld is newer than this anosip knows (%d): "
-			"run a newer anosip",
-			(long long)version, LH_STORE_SCHEMA_VERSION);
-		return -ENOTSUP;
-	}
-	if (version < 0) {
-		set_err(err, err_len, "schema version %lld is not an anosip one",
-			(long long)version);
-		return -EINVAL;
-	}
-	int rc = query_int(db, "PRAGMA application_id", &application_id, err, err_len);
-	if (rc == 0 && version == 0)
-		rc = query_int(db, "SELECT count(*) FROM sqlite_master", &tables, err, err_len);
-	if (rc < 0)
-		return rc;
-	if ((version > 0 && application_id != APPLICATION_ID) ||
-	    (version == 0 && (application_id != 0 || tables != 0))) {
-		set_err(err, err_len, "not a " KIND " database (application_id %#llx, %lld tables)",
-			(unsigned long long)application_id, (long long)tables);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* Brings the schema to the current version in one transaction: a failed
- * step leaves the file as it was. The version is read again under the
- * write lock, in case another process migrated it meanwhile. */
-static int migrate(sqlite3 *db, char *err, size_t err_len)
-{
-	int64_t version = 0;
-	char sql[64];
-	int rc = exec(db, "BEGIN IMMEDIATE", err, err_len);
-	if (rc < 0)
-		return rc;
-	rc = query_int(db, "PRAGMA user_version", &version, err, err_len);
-	if (rc == 0)
-		rc = check_version(db, version, err, err_len);
-	if (rc == 0 && version == 0) {
-		snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", APPLICATION_ID);
-		rc = exec(db, sql, err, err_len);
-	}
-	for (int64_t v = version; rc == 0 && v < LH_STORE_SCHEMA_VERSION; v++)
-		rc = exec(db, migrations[v], err, err_len);
-	if (rc == 0 && version < LH_STORE_SCHEMA_VERSION) {
-		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", LH_STORE_SCHEMA_VERSION);
-		rc = exec(db, sql, err, err_len);
-	}
-	if (rc == 0)
-		rc = exec(db, "COMMIT", err, err_len);
-	if (rc < 0 && !sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
-}
-
-/* Connection settings, checks and migration, in the order that leaves a
- * refused file untouched: nothing is written before its version is known. */
-static int open_database(const char *path, int loose, sqlite3 **out, char *err, size_t err_len)
-{
-	int64_t version = 0;
-	int rc = sqlite3_open_v2(path, out, SQLITE_OPEN_READWRITE, NULL);
-	sqlite3 *db = *out;
-	if (rc != SQLITE_OK) {
-		set_err(err, err_len, "cannot open: %s",
-			db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-		return errno_of(rc);
-	}
-	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
-	/* A crafted file must not be able to run code or corrupt itself. */
-	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	rc = query_int(db, "PRAGMA user_version", &version, err, err_len);
-	if (rc == 0)
-		rc = check_version(db, version, err, err_len);
-	if (rc < 0)
-		return rc;
-	if (loose && chmod(path, 0600) < 0) {
-		rc = -errno;
-		set_err(err, err_len, "cannot make it mode 0600: %s", strerror(errno));
-		return rc;
-	}
-	/* journal_mode answers with the mode it ended in; anything but WAL
-	 * means the file cannot do WAL (e.g. its folder is not writable). */
-	sqlite3_stmt *st = NULL;
-	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const char *mode = (const char *)sqlite3_column_text(st, 0);
-		if (mode && sqlite3_stricmp(mode, "wal") == 0)
-			rc = 0;
-		else
-			set_err(err, err_len, "cannot switch to WAL: journal mode stays %s",
-				mode ? mode : "unknown");
-	} else {
-		set_err(err, err_len, "cannot switch to WAL: %s", sqlite3_errmsg(db));
-	}
-	sqlite3_finalize(st);
-	if (rc != 0)
-		return rc == SQLITE_ROW ? -EIO : errno_of(rc);
-	/* secure_delete: deleted nicknames do not linger in free pages. */
-	rc = exec(db,
-		  "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-		  " PRAGMA secure_delete = ON",
-		  err, err_len);
-	if (rc == 0)
-		rc = migrate(db, err, err_len);
-	return rc;
-}
-
-static int64_t to_sql(uint64_t v)
-{
-	int64_t s;
-	memcpy(&s, &v, sizeof(s));
-	return s;
-}
-
-static uint64_t column_u64(sqlite3_stmt *st, int column)
-{
-	int64_t s = sqlite3_column_int64(st, column);
-	uint64_t v;
-	memcpy(&v, &s, sizeof(v));
-	return v;
-}
-
-static int bind_text(sqlite3_stmt *st, int index, const char *text)
-{
-	return errno_of(sqlite3_bind_text(st, index, text, -1, SQLITE_STATIC));
-}
-
-static int bind_u64(sqlite3_stmt *st, int index, uint64_t v)
-{
-	return errno_of(sqlite3_bind_int64(st, index, to_sql(v)));
-}
-
-/* Times are compared in SQL as signed integers, so they must stay below
- * 2^63 to keep their order. */
-static int bind_time(sqlite3_stmt *st, int index, uint64_t unix_s)
-{
-	return unix_s > INT64_MAX ? -ERANGE : bind_u64(st, index, unix_s);
-}
-
-/* Steps a statement that returns no rows: rows changed, or a negative errno. */
-static int step_done(struct lh_store *s, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE)
-		return rc == SQLITE_ROW ? -EIO : errno_of(rc);
-	return sqlite3_changes(s->db);
-}
-
-/* 1 with a row, 0 at the end, or a negative errno. */
-static int step_row(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : errno_of(rc);
-}
-
-/* Every use of a statement ends here, whatever happened. */
-static void finish(sqlite3_stmt *st)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-}
-
-/* Ends a use of a statement that changes rows: steps it if binding its
- * parameters went well (bind_rc 0), then resets it. Returns the rows
- * changed or a negative errno. */
-static int change(struct lh_store *s, sqlite3_stmt *st, int bind_rc)
-{
-	int rc = bind_rc == 0 ? step_done(s, st) : bind_rc;
-	finish(st);
-	return rc;
-}
-
-/* Transaction control: 0 or a negative errno. */
-static int run(struct lh_store *s, enum statement which)
-{
-	int rc = change(s, s->stmt[which], 0);
-	return rc < 0 ? rc : 0;
-}
-
-/* Some errors roll the transaction back by themselves; only roll back one
- * that is still open. */
-static void rollback(struct lh_store *s)
-{
-	if (!sqlite3_get_autocommit(s->db))
-		run(s, ST_ROLLBACK);
-}
-
 /* --- the store --- */
 
 int lh_store_open(const char *path, struct lh_store **out, char *err, size_t err_len)
 {
-	struct lh_store *s = NULL;
-	int rc, loose = 0;
-	set_err(err, err_len, "%s", "");
+	struct lh_store *s = calloc(1, sizeof(*s));
+	int rc = -ENOMEM;
 	*out = NULL;
-	if (!path || !*path) {
-		set_err(err, err_len, "no database path");
-		rc = -EINVAL;
-		goto fail;
-	}
-	rc = prepare_file(path, &loose, err, err_len);
-	if (rc < 0)
-		goto fail;
-	s = calloc(1, sizeof(*s));
 	if (!s) {
-		set_err(err, err_len, "out of memory");
-		rc = -ENOMEM;
+		db_set_err(err, err_len, "out of memory");
 		goto fail;
 	}
-	rc = open_database(path, loose, &s->db, err, err_len);
+	rc = db_open(path, APPLICATION_ID, KIND, migrations, LH_STORE_SCHEMA_VERSION, &s->db, err,
+		     err_len);
+	if (rc == 0)
+		rc = db_prepare(s->db, statement_sql, ST_COUNT, s->stmt, err, err_len);
 	if (rc < 0)
 		goto fail;
-	for (int i = 0; i < ST_COUNT; i++) {
-		int prc = sqlite3_prepare_v3(s->db, statement_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-					     &s->stmt[i], NULL);
-		if (prc != SQLITE_OK) {
-			set_err(err, err_len, "cannot prepare \"%s\": %s", statement_sql[i],
-				sqlite3_errmsg(s->db));
-			rc = errno_of(prc);
-			goto fail;
-		}
-	}
 	*out = s;
 	return 0;
 fail:
@@ -476,10 +135,7 @@ void lh_store_close(struct lh_store *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(s->stmt[i]);
-	/* The last connection to close checkpoints the WAL and removes it. */
-	sqlite3_close(s->db);
+	db_close(s->db, s->stmt, ST_COUNT);
 	free(s);
 }
 
@@ -489,9 +145,9 @@ int lh_store_account_get(struct lh_store *s, const char *nickname, uint8_t sign_
 	if (!s || !nickname || !circ_nickname_valid(nickname))
 		return -EINVAL;
 	sqlite3_stmt *st = s->stmt[ST_ACCOUNT_GET];
-	int rc = bind_text(st, 1, nickname);
+	int rc = db_bind_text(st, 1, nickname);
 	if (rc == 0)
-		rc = step_row(st);
+		rc = db_step_row(st);
 	if (rc == 0)
 		rc = -ENOENT;
 	if (rc == 1 && sqlite3_column_bytes(st, 0) != 32)
@@ -500,10 +156,10 @@ int lh_store_account_get(struct lh_store *s, const char *nickname, uint8_t sign_
 		if (sign_public)
 			memcpy(sign_public, sqlite3_column_blob(st, 0), 32);
 		if (created_unix)
-			*created_unix = column_u64(st, 1);
+			*created_unix = db_column_u64(st, 1);
 		rc = 0;
 	}
-	finish(st);
+	db_finish(st);
 	return rc;
 }
 
@@ -513,19 +169,19 @@ int lh_store_account_add(struct lh_store *s, const char *nickname, const uint8_t
 	if (!s || !nickname || !circ_nickname_valid(nickname) || !sign_public)
 		return -EINVAL;
 	sqlite3_stmt *st = s->stmt[ST_ACCOUNT_ADD];
-	int rc = bind_text(st, 1, nickname);
+	int rc = db_bind_text(st, 1, nickname);
 	if (rc == 0)
-		rc = errno_of(sqlite3_bind_blob(st, 2, sign_public, 32, SQLITE_STATIC));
+		rc = db_errno(sqlite3_bind_blob(st, 2, sign_public, 32, SQLITE_STATIC));
 	if (rc == 0)
-		rc = bind_time(st, 3, created_unix);
-	rc = change(s, st, rc);
+		rc = db_bind_time(st, 3, created_unix);
+	rc = db_change(st, rc);
 	return rc < 0 ? rc : 0;
 }
 
 static int delete_by_nickname(struct lh_store *s, enum statement which, const char *nickname)
 {
 	sqlite3_stmt *st = s->stmt[which];
-	return change(s, st, bind_text(st, 1, nickname));
+	return db_change(st, db_bind_text(st, 1, nickname));
 }
 
 int lh_store_account_delete(struct lh_store *s, const char *nickname)
@@ -534,7 +190,7 @@ int lh_store_account_delete(struct lh_store *s, const char *nickname)
 		return -EINVAL;
 	/* The foreign keys cascade too; deleting explicitly keeps this right
 	 * even on a connection where they are off. */
-	int rc = run(s, ST_BEGIN);
+	int rc = db_run(s->stmt[ST_BEGIN]);
 	if (rc < 0)
 		return rc;
 	rc = delete_by_nickname(s, ST_BINDING_DELETE, nickname);
@@ -545,9 +201,9 @@ int lh_store_account_delete(struct lh_store *s, const char *nickname)
 	if (rc == 0)
 		rc = -ENOENT;
 	if (rc > 0)
-		rc = run(s, ST_COMMIT);
+		rc = db_run(s->stmt[ST_COMMIT]);
 	if (rc < 0)
-		rollback(s);
+		db_rollback(s->stmt[ST_ROLLBACK]);
 	return rc < 0 ? rc : 0;
 }
 
@@ -555,17 +211,17 @@ int lh_store_account_delete(struct lh_store *s, const char *nickname)
 static int counts(struct lh_store *s, enum statement which, uint64_t *first, uint64_t *second)
 {
 	sqlite3_stmt *st = s->stmt[which];
-	int rc = step_row(st);
+	int rc = db_step_row(st);
 	if (rc == 0)
 		rc = -EIO;
 	if (rc == 1) {
 		if (first)
-			*first = column_u64(st, 0);
+			*first = db_column_u64(st, 0);
 		if (second)
-			*second = column_u64(st, 1);
+			*second = db_column_u64(st, 1);
 		rc = 0;
 	}
-	finish(st);
+	db_finish(st);
 	return rc;
 }
 
@@ -584,12 +240,12 @@ int lh_store_certificate_put(struct lh_store *s, const char *nickname, const uin
 	if (len > LH_STORE_CERTIFICATE_MAX)
 		return -EMSGSIZE;
 	sqlite3_stmt *st = s->stmt[ST_CERTIFICATE_PUT];
-	int rc = bind_text(st, 1, nickname);
+	int rc = db_bind_text(st, 1, nickname);
 	if (rc == 0)
-		rc = errno_of(sqlite3_bind_blob(st, 2, cert, (int)len, SQLITE_STATIC));
+		rc = db_errno(sqlite3_bind_blob(st, 2, cert, (int)len, SQLITE_STATIC));
 	if (rc == 0)
-		rc = bind_time(st, 3, expires_unix);
-	rc = change(s, st, rc);
+		rc = db_bind_time(st, 3, expires_unix);
+	rc = db_change(st, rc);
 	return rc < 0 ? rc : 0;
 }
 
@@ -599,9 +255,9 @@ int lh_store_certificate_get(struct lh_store *s, const char *nickname, uint8_t *
 	if (!s || !nickname || !circ_nickname_valid(nickname))
 		return -EINVAL;
 	sqlite3_stmt *st = s->stmt[ST_CERTIFICATE_GET];
-	int rc = bind_text(st, 1, nickname);
+	int rc = db_bind_text(st, 1, nickname);
 	if (rc == 0)
-		rc = step_row(st);
+		rc = db_step_row(st);
 	if (rc == 0)
 		rc = -ENOENT;
 	if (rc == 1) {
@@ -619,11 +275,11 @@ int lh_store_certificate_get(struct lh_store *s, const char *nickname, uint8_t *
 			if (len)
 				*len = n;
 			if (expires_unix)
-				*expires_unix = column_u64(st, 1);
+				*expires_unix = db_column_u64(st, 1);
 			rc = 0;
 		}
 	}
-	finish(st);
+	db_finish(st);
 	return rc;
 }
 
@@ -633,14 +289,14 @@ int lh_store_binding_set(struct lh_store *s, const char *nickname, uint64_t circ
 	if (!s || !nickname || !circ_nickname_valid(nickname))
 		return -EINVAL;
 	sqlite3_stmt *st = s->stmt[ST_BINDING_SET];
-	int rc = bind_text(st, 1, nickname);
+	int rc = db_bind_text(st, 1, nickname);
 	if (rc == 0)
-		rc = bind_u64(st, 2, circuit);
+		rc = db_bind_u64(st, 2, circuit);
 	if (rc == 0)
-		rc = bind_u64(st, 3, epoch);
+		rc = db_bind_u64(st, 3, epoch);
 	if (rc == 0)
-		rc = bind_time(st, 4, expires_unix);
-	rc = change(s, st, rc);
+		rc = db_bind_time(st, 4, expires_unix);
+	rc = db_change(st, rc);
 	return rc < 0 ? rc : 0;
 }
 
@@ -650,23 +306,23 @@ int lh_store_binding_get(struct lh_store *s, const char *nickname, uint64_t *cir
 	if (!s || !nickname || !circ_nickname_valid(nickname))
 		return -EINVAL;
 	sqlite3_stmt *st = s->stmt[ST_BINDING_GET];
-	int rc = bind_text(st, 1, nickname);
+	int rc = db_bind_text(st, 1, nickname);
 	if (rc == 0)
-		rc = step_row(st);
+		rc = db_step_row(st);
 	if (rc == 0)
 		rc = -ENOENT;
 	if (rc == 1) {
 		if (circuit)
-			*circuit = column_u64(st, 0);
+			*circuit = db_column_u64(st, 0);
 		if (epoch)
-			*epoch = column_u64(st, 1);
+			*epoch = db_column_u64(st, 1);
 		if (expires_unix)
-			*expires_unix = column_u64(st, 2);
+			*expires_unix = db_column_u64(st, 2);
 		if (live)
 			*live = sqlite3_column_int(st, 3) != 0;
 		rc = 0;
 	}
-	finish(st);
+	db_finish(st);
 	return rc;
 }
 
@@ -675,7 +331,7 @@ int lh_store_binding_mark_stale_circuit(struct lh_store *s, uint64_t circuit)
 	if (!s)
 		return -EINVAL;
 	sqlite3_stmt *st = s->stmt[ST_BINDING_STALE_CIRCUIT];
-	return change(s, st, bind_u64(st, 1, circuit));
+	return db_change(st, db_bind_u64(st, 1, circuit));
 }
 
 int lh_store_bindings_mark_stale_except_epoch(struct lh_store *s, uint64_t epoch)
@@ -683,7 +339,7 @@ int lh_store_bindings_mark_stale_except_epoch(struct lh_store *s, uint64_t epoch
 	if (!s)
 		return -EINVAL;
 	sqlite3_stmt *st = s->stmt[ST_BINDINGS_STALE_EXCEPT_EPOCH];
-	return change(s, st, bind_u64(st, 1, epoch));
+	return db_change(st, db_bind_u64(st, 1, epoch));
 }
 
 int lh_store_bindings_refresh_epoch(struct lh_store *s, uint64_t epoch, uint64_t expires_unix)
@@ -691,10 +347,10 @@ int lh_store_bindings_refresh_epoch(struct lh_store *s, uint64_t epoch, uint64_t
 	if (!s)
 		return -EINVAL;
 	sqlite3_stmt *st = s->stmt[ST_BINDINGS_REFRESH_EPOCH];
-	int rc = bind_u64(st, 1, epoch);
+	int rc = db_bind_u64(st, 1, epoch);
 	if (rc == 0)
-		rc = bind_time(st, 2, expires_unix);
-	return change(s, st, rc);
+		rc = db_bind_time(st, 2, expires_unix);
+	return db_change(st, rc);
 }
 
 int lh_store_bindings_expire(struct lh_store *s, uint64_t now_unix)
@@ -702,7 +358,7 @@ int lh_store_bindings_expire(struct lh_store *s, uint64_t now_unix)
 	if (!s)
 		return -EINVAL;
 	sqlite3_stmt *st = s->stmt[ST_BINDINGS_EXPIRE];
-	return change(s, st, bind_time(st, 1, now_unix));
+	return db_change(st, db_bind_time(st, 1, now_unix));
 }
 
 int lh_store_bindings_foreach(struct lh_store *s, lh_store_binding_fn fn, void *ctx)
@@ -711,18 +367,18 @@ int lh_store_bindings_foreach(struct lh_store *s, lh_store_binding_fn fn, void *
 		return -EINVAL;
 	sqlite3_stmt *st = s->stmt[ST_BINDINGS_ALL];
 	int rc;
-	while ((rc = step_row(st)) == 1) {
+	while ((rc = db_step_row(st)) == 1) {
 		const char *nickname = (const char *)sqlite3_column_text(st, 0);
 		if (!nickname) {
 			rc = -ENOMEM;
 			break;
 		}
-		rc = fn(ctx, nickname, column_u64(st, 1), column_u64(st, 2), column_u64(st, 3),
-			sqlite3_column_int(st, 4) != 0);
+		rc = fn(ctx, nickname, db_column_u64(st, 1), db_column_u64(st, 2),
+			db_column_u64(st, 3), sqlite3_column_int(st, 4) != 0);
 		if (rc != 0)
 			break;
 	}
-	finish(st);
+	db_finish(st);
 	return rc;
 }
 

@@ -9,23 +9,24 @@ cd "$(dirname "$0")/.."
 allowed() {
 	case $1 in
 	util) echo "" ;;
+	db) echo "util" ;;
 	keys) echo "util" ;;
 	topo) echo "util keys" ;;
 	link) echo "util keys" ;;
 	circuit) echo "util keys" ;;
 	node) echo "util keys topo link" ;;
 	router) echo "util keys topo link node" ;;
-	lookup) echo "util keys topo link node router" ;;
-	lighthouse) echo "util keys topo link circuit node router lookup" ;;
+	lookup) echo "util db keys topo link node router" ;;
+	lighthouse) echo "util db keys topo link circuit node router lookup" ;;
 	ua) echo "util keys topo link circuit node" ;;
-	cli) echo "util keys topo link circuit node router lighthouse lookup ua" ;;
+	cli) echo "util db keys topo link circuit node router lighthouse lookup ua" ;;
 	*) echo "" ;;
 	esac
 }
 
 passed=0
 failed=0
-for part in util keys topo link circuit node router lookup lighthouse ua cli; do
+for part in util db keys topo link circuit node router lookup lighthouse ua cli; do
 	ok=1
 	for f in "$part"/*.c "$part"/*.h; do
 		[ -e "$f" ] || continue

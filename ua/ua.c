@@ -366,6 +366,8 @@ static int ua_on_control(void *state, struct node_ctl *req, int argc, char **arg
 				(unsigned long long)ua->built, (unsigned long long)ua->rebuilds,
 				(unsigned long long)ua->refused);
 		node_ctl_printf(req, "last_build_ms %llu\n", (unsigned long long)ua->last_build_ms);
+		node_ctl_printf(req, "last_destroy %s\n",
+				ua->last_destroy ? destroy_reason_name(ua->last_destroy) : "-");
 		node_ctl_printf(req, "certificate %s\n", ua->certificate ? "yes" : "no");
 		node_ctl_done(req);
 		return 1;

@@ -118,6 +118,8 @@ int circ_client_create(struct circ_client *cc, const struct keys_pair *nickname_
 {
 	if (!circ_nickname_valid(nickname))
 		return CIRC_ERR_NICKNAME;
+	if (!util_id_valid(lighthouse_id))
+		return -EINVAL; /* the proof transcript has room for a directory id only */
 	if (sodium_init() < 0)
 		return -EIO;
 	memset(cc, 0, sizeof(*cc));
@@ -201,6 +203,8 @@ int circ_server_open(const struct keys_pair *lighthouse_keys, const char *lighth
 {
 	int rc = CIRC_ERR_SEALED;
 	Anosip__V1__CreateRequest *req = NULL;
+	if (!util_id_valid(lighthouse_id))
+		return -EINVAL;
 	if (sealed_len < crypto_box_SEALBYTES || sealed_len > 4096)
 		return CIRC_ERR_SEALED;
 	size_t plain_len = sealed_len - crypto_box_SEALBYTES;
@@ -289,6 +293,8 @@ int circ_server_accept(const struct keys_pair *lighthouse_keys, const char *ligh
 	y_pub = auth = sealed = NULL;
 	rc = 0;
 out:
+	if (rc < 0)
+		circ_keys_wipe(keys);
 	free(y_pub);
 	free(auth);
 	free(sealed);

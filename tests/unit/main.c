@@ -16,6 +16,8 @@ static const struct suite suites[] = {
     {"keys", test_keys_suite, test_keys_count},
     {"link", test_link_suite, test_link_count},
     {"store", test_store_suite, test_store_count},
+    {"circuit", test_circuit_suite, test_circuit_count},
+    {"circuit_table", test_circuit_table_suite, test_circuit_table_count},
 };
 
 int main(void)

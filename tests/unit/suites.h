@@ -14,5 +14,9 @@ int test_link_suite(void);
 int test_link_count(void);
 int test_store_suite(void);
 int test_store_count(void);
+int test_circuit_suite(void);
+int test_circuit_count(void);
+int test_circuit_table_suite(void);
+int test_circuit_table_count(void);
 
 #endif

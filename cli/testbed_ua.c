@@ -16,6 +16,10 @@ int tb_ua_add(const char *dir, const struct topo *t, const char *nickname, const
 {
 	char name[80], path[4096], text[2048];
 	snprintf(name, sizeof(name), "ua-%s", nickname);
+	if (tb_read_pid(dir, name)) {
+		fprintf(stderr, "anosip testbed: %s is already running\n", name);
+		return -EEXIST;
+	}
 	int lh = topo_find(t, lighthouse);
 	if (lh < 0 || !(t->nodes[lh].roles & TOPO_ROLE_LIGHTHOUSE)) {
 		fprintf(stderr, "anosip testbed: %s is not a lighthouse\n", lighthouse);

@@ -37,6 +37,16 @@ struct lh_circuit *lh_circuit_add(struct lh *lh, router_circuit handle, const ch
 	return c;
 }
 
+struct lh_circuit *lh_circuit_other(struct lh *lh, const char *nickname, router_circuit not )
+{
+	/* A scan, on the rare path of a nickname's circuit dying. */
+	for (size_t b = 0; b < LH_CIRCUIT_BUCKETS; b++)
+		for (struct lh_circuit *c = lh->circuits[b]; c; c = c->next)
+			if (c->handle != not &&strcmp(c->nickname, nickname) == 0)
+				return c;
+	return NULL;
+}
+
 void lh_circuit_remove(struct lh *lh, router_circuit handle)
 {
 	for (struct lh_circuit **pp = &lh->circuits[bucket(handle)]; *pp; pp = &(*pp)->next) {

@@ -8,7 +8,15 @@
 #include "router/router.h"
 
 #define LH_CIRCUIT_BUCKETS 4096
-#define LH_SEEN_SLOTS 16384
+/* CREATEs the lighthouse takes per second, before any crypto: bounds its
+ * CPU and keeps the replay memory below half full. */
+#define LH_CREATE_RATE 4000
+/* Replay memory: two generations of CREATE ephemeral keys, each
+ * LH_SEEN_GENERATION_MS long, so a key stays at least that long — longer
+ * than any CREATE is accepted (sent within 60 s either side of our clock,
+ * so a replay comes at most 120 s after the original). */
+#define LH_SEEN_SLOTS (1u << 20)
+#define LH_SEEN_GENERATION_MS (2 * CIRC_CREATE_MAX_AGE_MS)
 #define LH_CLAIM_TIMEOUT_MS 8000
 #define LH_LOOKUP_CACHE 1024
 #define LH_LOOKUP_CACHE_MS 30000
@@ -20,6 +28,7 @@ struct lh_circuit {
 	struct circ_keys keys;
 	struct lh_circuit *next;
 };
+
 
 /* A CREATE waiting for the lookup service's answer to our claim. */
 struct lh_pending {
@@ -60,10 +69,11 @@ struct lh {
 	size_t n_circuits;
 	struct lh_pending *pending;
 	struct lh_query *queries;
-	struct {
-		uint64_t key;
-		uint64_t seen_ms;
-	} seen[LH_SEEN_SLOTS]; /* recent CREATE ephemeral keys (replays) */
+	uint64_t *seen_current, *seen_previous; /* LH_SEEN_SLOTS each, 0 = empty */
+	size_t seen_count;
+	uint64_t seen_generation_ms;
+	double create_tokens; /* token bucket of LH_CREATE_RATE */
+	uint64_t create_tokens_ms;
 	struct lh_lookup_entry cache[LH_LOOKUP_CACHE];
 	uv_timer_t timer;
 	unsigned ticks;
@@ -75,6 +85,8 @@ struct lh_circuit *lh_circuit_find(struct lh *lh, router_circuit handle);
 struct lh_circuit *lh_circuit_add(struct lh *lh, router_circuit handle, const char *nickname,
 				  const struct circ_keys *keys);
 void lh_circuit_remove(struct lh *lh, router_circuit handle);
+/* Another built circuit of the same nickname (a second device), or NULL. */
+struct lh_circuit *lh_circuit_other(struct lh *lh, const char *nickname, router_circuit not);
 void lh_circuits_free(struct lh *lh);
 void lh_on_data(void *ctx, router_circuit circuit, const Anosip__V1__CellData *data);
 

@@ -22,32 +22,52 @@ void lh_destroy(struct lh *lh, router_circuit handle, Anosip__V1__DestroyReason 
 	lh->creates_refused += reason != ANOSIP__V1__DESTROY_REASON__DESTROY_REQUESTED;
 }
 
-/* A CREATE's ephemeral key seen before (within the request window) is a
- * replay. Returns 1 for a replay or when the memory is full of fresh keys. */
+/* 1 if this CREATE's ephemeral key was seen before (a replay), else
+ * remembers it. Fails closed (1) if the memory is more than half full,
+ * which the CREATE rate bound keeps from happening. */
 static int seen_before(struct lh *lh, const uint8_t client_public[32], uint64_t now)
 {
 	uint64_t key;
 	memcpy(&key, client_public, sizeof(key));
 	key |= 1;
-	size_t start = (size_t)(key % LH_SEEN_SLOTS);
-	size_t free_slot = LH_SEEN_SLOTS;
-	for (size_t i = 0; i < LH_SEEN_SLOTS; i++) {
-		size_t s = (start + i) % LH_SEEN_SLOTS;
-		if (lh->seen[s].key == key &&
-		    now - lh->seen[s].seen_ms <= 2 * CIRC_CREATE_MAX_AGE_MS)
-			return 1;
-		int expired =
-		    lh->seen[s].key == 0 || now - lh->seen[s].seen_ms > 2 * CIRC_CREATE_MAX_AGE_MS;
-		if (expired && free_slot == LH_SEEN_SLOTS)
-			free_slot = s;
-		if (lh->seen[s].key == 0)
-			break;
+	if (now - lh->seen_generation_ms >= LH_SEEN_GENERATION_MS) {
+		uint64_t *old = lh->seen_previous;
+		lh->seen_previous = lh->seen_current;
+		lh->seen_current = old;
+		memset(old, 0, LH_SEEN_SLOTS * sizeof(uint64_t));
+		lh->seen_count = 0;
+		lh->seen_generation_ms = now;
 	}
-	if (free_slot == LH_SEEN_SLOTS)
+	for (int g = 0; g < 2; g++) {
+		const uint64_t *set = g ? lh->seen_previous : lh->seen_current;
+		for (size_t i = 0, s = key & (LH_SEEN_SLOTS - 1); set[s]; i++) {
+			if (set[s] == key)
+				return 1;
+			s = (s + 1) & (LH_SEEN_SLOTS - 1);
+		}
+	}
+	if (lh->seen_count >= LH_SEEN_SLOTS / 2)
 		return 1;
-	lh->seen[free_slot].key = key;
-	lh->seen[free_slot].seen_ms = now;
+	size_t s = key & (LH_SEEN_SLOTS - 1);
+	while (lh->seen_current[s])
+		s = (s + 1) & (LH_SEEN_SLOTS - 1);
+	lh->seen_current[s] = key;
+	lh->seen_count++;
 	return 0;
+}
+
+/* The lighthouse's CREATE budget: LH_CREATE_RATE a second, a second's worth
+ * of burst. */
+static int create_allowed(struct lh *lh, uint64_t now)
+{
+	lh->create_tokens += (double)(now - lh->create_tokens_ms) * LH_CREATE_RATE / 1000.0;
+	lh->create_tokens_ms = now;
+	if (lh->create_tokens > LH_CREATE_RATE)
+		lh->create_tokens = LH_CREATE_RATE;
+	if (lh->create_tokens < 1)
+		return 0;
+	lh->create_tokens -= 1;
+	return 1;
 }
 
 /* The certificate for this nickname: the stored one while it has more than a
@@ -134,6 +154,11 @@ static void on_create(void *ctx, router_circuit handle, const Anosip__V1__Create
 	struct lh *lh = ctx;
 	Anosip__V1__CreateRequest *req = NULL;
 	const struct topo *t = node_topo(lh->node);
+	if (!create_allowed(lh, util_now_ms())) {
+		node_count_drop(lh->node, NODE_DROP_CIRCUIT_LIMIT);
+		lh_destroy(lh, handle, ANOSIP__V1__DESTROY_REASON__DESTROY_LIMIT);
+		return;
+	}
 	int rc = circ_server_open(node_keys(lh->node), t->nodes[lh->self].id, create->sealed.data,
 				  create->sealed.len, util_wall_ms(), &req);
 	if (rc < 0) {
@@ -193,9 +218,20 @@ static void on_create(void *ctx, router_circuit handle, const Anosip__V1__Create
 static void on_destroy(void *ctx, router_circuit handle, Anosip__V1__DestroyReason reason)
 {
 	struct lh *lh = ctx;
+	struct lh_circuit *c = lh_circuit_find(lh, handle);
+	char nickname[CIRC_NICKNAME_MAX + 1] = "";
+	if (c)
+		memcpy(nickname, c->nickname, sizeof(nickname));
 	lh_circuit_remove(lh, handle);
-	/* The binding stays, stale, until the ua builds a new circuit. */
-	lh_store_binding_mark_stale_circuit(lh->store, handle);
+	/* The binding stays, stale, until the ua builds a new circuit — unless
+	 * the nickname has another live circuit (a second device): then it
+	 * moves there, so the user stays reachable. */
+	if (lh_store_binding_mark_stale_circuit(lh->store, handle) > 0 && nickname[0]) {
+		struct lh_circuit *other = lh_circuit_other(lh, nickname, handle);
+		if (other)
+			lh_store_binding_set(lh->store, nickname, other->handle, lh->epoch,
+					     util_wall_ms() / 1000 + lh->binding_ttl_s);
+	}
 }
 
 static void on_timer(uv_timer_t *t)
@@ -286,6 +322,17 @@ static int lh_start(struct node *n, void **state)
 		free(lh);
 		return -EINVAL;
 	}
+	lh->seen_current = calloc(LH_SEEN_SLOTS, sizeof(uint64_t));
+	lh->seen_previous = calloc(LH_SEEN_SLOTS, sizeof(uint64_t));
+	lh->seen_generation_ms = lh->create_tokens_ms = util_now_ms();
+	lh->create_tokens = LH_CREATE_RATE;
+	if (!lh->seen_current || !lh->seen_previous) {
+		free(lh->seen_current);
+		free(lh->seen_previous);
+		lh_store_close(lh->store);
+		free(lh);
+		return -ENOMEM;
+	}
 	randombytes_buf(&lh->epoch, sizeof(lh->epoch));
 	lh->epoch &= 0x7fffffffffffffffull;
 	int stale = lh_store_bindings_mark_stale_except_epoch(lh->store, lh->epoch);
@@ -315,6 +362,8 @@ static void on_lh_closed(uv_handle_t *h)
 	struct lh *lh = h->data;
 	lh_circuits_free(lh);
 	lh_store_close(lh->store);
+	free(lh->seen_current);
+	free(lh->seen_previous);
 	free(lh);
 }
 
@@ -391,5 +440,6 @@ const struct node_module lh_module = {
     .start = lh_start,
     .stop = lh_stop,
     .on_control = lh_on_control,
+    .help = "bindings\naccounts\nlookup NICKNAME",
     .metrics = lh_metrics,
 };

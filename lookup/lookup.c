@@ -168,5 +168,6 @@ const struct node_module lookup_module = {
     .start = lookup_start,
     .stop = lookup_stop,
     .on_control = lookup_on_control,
+    .help = "homes",
     .metrics = lookup_metrics,
 };

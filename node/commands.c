@@ -198,11 +198,13 @@ int control_builtin(struct node *n, struct node_ctl *req, int argc, char **argv)
 	else if (strcmp(cmd, "send-discard") == 0) {
 		cmd_send_discard(n, req, argc, argv);
 		return 1;
-	} else if (strcmp(cmd, "help") == 0)
-		node_ctl_printf(req, "commands: status links metrics ping NODE [COUNT] "
-				     "send-discard NEIGHBOUR COUNT [BYTES] "
-				     "send-routed NODE COUNT [BYTES] help\n");
-	else
+	} else if (strcmp(cmd, "help") == 0) {
+		node_ctl_printf(req,
+				"status\nlinks\nmetrics\nsend-discard NEIGHBOUR COUNT [BYTES]\n");
+		for (size_t i = 0; i < n->n_modules; i++)
+			if (n->modules[i]->help && n->module_state[i])
+				node_ctl_printf(req, "%s\n", n->modules[i]->help);
+	} else
 		return 0;
 	node_ctl_done(req);
 	return 1;

@@ -109,6 +109,8 @@ struct node_module {
 	/* A control command; returns 1 if it took it (and will call
 	 * node_ctl_done), 0 if not its command. */
 	int (*on_control)(void *state, struct node_ctl *req, int argc, char **argv);
+	/* Its commands, one line for `ctl help` ("ping NODE [COUNT] ..."). */
+	const char *help;
 	/* Extra lines for `ctl metrics`. */
 	void (*metrics)(void *state, struct node_ctl *req);
 };

@@ -13,8 +13,18 @@
 struct client_count {
 	uint32_t link;
 	unsigned circuits, pending;
+	double tokens; /* CREATE budget, refilled at ROUTER_CLIENT_CREATE_RATE */
+	uint64_t tokens_ms;
 	struct client_count *next;
 };
+
+static void refill(struct client_count *cc, uint64_t now_ms)
+{
+	cc->tokens += (double)(now_ms - cc->tokens_ms) * ROUTER_CLIENT_CREATE_RATE / 1000.0;
+	cc->tokens_ms = now_ms;
+	if (cc->tokens > ROUTER_CLIENT_CREATE_BURST)
+		cc->tokens = ROUTER_CLIENT_CREATE_BURST;
+}
 
 #define CLIENT_BUCKETS 4096
 
@@ -122,6 +132,8 @@ static struct client_count *client_find(const struct circuit_table *t, uint32_t 
 	if (!cc)
 		return NULL;
 	cc->link = link;
+	cc->tokens = ROUTER_CLIENT_CREATE_BURST;
+	cc->tokens_ms = util_now_ms();
 	cc->next = t->clients[i];
 	t->clients[i] = cc;
 	return cc;
@@ -130,6 +142,11 @@ static struct client_count *client_find(const struct circuit_table *t, uint32_t 
 static void client_drop_if_empty(struct circuit_table *t, struct client_count *cc)
 {
 	if (cc->circuits || cc->pending)
+		return;
+	/* A client that spent its CREATE budget keeps its entry until the
+	 * budget is back: dropping it would hand a flooder a fresh one. */
+	refill(cc, util_now_ms());
+	if (cc->tokens < ROUTER_CLIENT_CREATE_BURST)
 		return;
 	for (struct client_count **pp = &t->clients[slot(cc->link, 0, t->client_buckets)]; *pp;
 	     pp = &(*pp)->next)
@@ -227,6 +244,31 @@ void circuit_table_client_counts(const struct circuit_table *t, uint32_t link, u
 	*pending = cc ? cc->pending : 0;
 }
 
+int circuit_table_client_allow_create(struct circuit_table *t, uint32_t link, uint64_t now_ms)
+{
+	struct client_count *cc = client_find(t, link, 1);
+	if (!cc)
+		return 0;
+	refill(cc, now_ms);
+	if (cc->tokens < 1)
+		return 0;
+	cc->tokens -= 1;
+	return 1;
+}
+
+/* Drops a closed client link's entry, whatever its budget. */
+static void client_forget(struct circuit_table *t, uint32_t link)
+{
+	for (struct client_count **pp = &t->clients[slot(link, 0, t->client_buckets)]; *pp;
+	     pp = &(*pp)->next)
+		if ((*pp)->link == link) {
+			struct client_count *cc = *pp;
+			*pp = cc->next;
+			free(cc);
+			return;
+		}
+}
+
 uint32_t circuit_table_new_id(const struct circuit_table *t, uint32_t link, int dialed)
 {
 	/* Random ids (so they say nothing about how many circuits a link has
@@ -279,6 +321,11 @@ static void on_create(struct router *r, uint32_t link, int peer, const Anosip__V
 	if (circuit_table_lookup_in(&r->circuits, link, cell->circuit_id) ||
 	    circuit_table_lookup_out(&r->circuits, link, cell->circuit_id)) {
 		node_count_drop(r->node, NODE_DROP_CIRCUIT_PROTOCOL);
+		return;
+	}
+	if (client && !circuit_table_client_allow_create(&r->circuits, link, util_now_ms())) {
+		node_count_drop(r->node, NODE_DROP_CIRCUIT_LIMIT);
+		send_destroy(r, link, cell->circuit_id, ANOSIP__V1__DESTROY_REASON__DESTROY_LIMIT);
 		return;
 	}
 	if (client) {
@@ -400,6 +447,7 @@ void circuit_on_link_down(struct router *r, uint32_t link)
 		if (c->in_link == link || c->out_link == link)
 			tear_down(r, c, ANOSIP__V1__DESTROY_REASON__DESTROY_LINK_LOST, link);
 	}
+	client_forget(&r->circuits, link);
 }
 
 void circuit_expire(struct router *r, uint64_t now_ms)

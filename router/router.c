@@ -497,5 +497,6 @@ const struct node_module router_module = {
     .on_message = router_on_message,
     .on_link_down = router_on_link_down,
     .on_control = router_on_control,
+    .help = "ping NODE [COUNT [HOP_LIMIT]]\nsend-routed NODE COUNT [BYTES]\ncircuits",
     .metrics = router_metrics,
 };

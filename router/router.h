@@ -22,6 +22,10 @@ extern const struct node_module router_module;
 /* What one client link (a ua at a portal) may hold. */
 #define ROUTER_CLIENT_MAX_CIRCUITS 16
 #define ROUTER_CLIENT_MAX_PENDING 4
+/* CREATEs one client link may send per second (and in a burst): a ua
+ * builds one circuit at a time; a flood is refused at the portal. */
+#define ROUTER_CLIENT_CREATE_RATE 20
+#define ROUTER_CLIENT_CREATE_BURST 32
 
 struct router;
 

@@ -77,6 +77,9 @@ void circuit_table_remove(struct circuit_table *t, struct circuit *c);
 /* A client link's circuits and pending CREATEs. */
 void circuit_table_client_counts(const struct circuit_table *t, uint32_t link, unsigned *circuits,
 				 unsigned *pending);
+/* Takes one CREATE from a client link's budget (ROUTER_CLIENT_CREATE_RATE);
+ * 0 when it is spent (or out of memory). */
+int circuit_table_client_allow_create(struct circuit_table *t, uint32_t link, uint64_t now_ms);
 /* A fresh id for a new circuit on link (not in use on it). */
 uint32_t circuit_table_new_id(const struct circuit_table *t, uint32_t link, int dialed);
 

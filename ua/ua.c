@@ -72,7 +72,10 @@ static void use_next_portal(struct ua *ua, const char *why)
 	ua->link_lost_ms = util_now_ms();
 }
 
-static void circuit_lost(struct ua *ua, const char *why)
+/* path_failure: the build failed on the way (no route, timeout, a link
+ * lost), which says something about the portal's side of the tree; a
+ * refusal by the lighthouse says nothing about the portal. */
+static void circuit_lost(struct ua *ua, const char *why, int path_failure)
 {
 	int was_creating = ua->state == UA_CREATING;
 	if (ua->state == UA_OPEN)
@@ -87,7 +90,7 @@ static void circuit_lost(struct ua *ua, const char *why)
 		ua->build_started_ms = util_now_ms();
 	/* A build that fails (the path beyond the portal is broken) counts
 	 * against the portal; enough in a row and the next one is tried. */
-	if (was_creating && ++ua->failed_builds >= UA_PORTAL_FAILOVER_BUILDS &&
+	if (was_creating && path_failure && ++ua->failed_builds >= UA_PORTAL_FAILOVER_BUILDS &&
 	    ua->cfg->node.n_portals > 1)
 		use_next_portal(ua, "circuits through it keep failing");
 }
@@ -136,7 +139,7 @@ static void on_created(struct ua *ua, const Anosip__V1__Created *created)
 		cell.body_case = ANOSIP__V1__CELL__BODY_DESTROY;
 		cell.destroy = &d;
 		send_cell(ua, &cell);
-		circuit_lost(ua, "lighthouse failed to authenticate");
+		circuit_lost(ua, "lighthouse failed to authenticate", 1);
 		return;
 	}
 	/* The certificate must be the lighthouse's, for our nickname and key:
@@ -255,7 +258,11 @@ static void ua_on_message(void *state, uint32_t link, int peer, const Anosip__V1
 		ua->last_destroy = cell->destroy->reason;
 		if (ua->state == UA_CREATING)
 			ua->refused++;
-		circuit_lost(ua, destroy_reason_name(cell->destroy->reason));
+		circuit_lost(
+		    ua, destroy_reason_name(cell->destroy->reason),
+		    cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_NO_ROUTE ||
+			cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_TIMEOUT ||
+			cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_LINK_LOST);
 		/* A refusal that will not change by retrying is retried slowly. */
 		if (cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_NICKNAME_TAKEN ||
 		    cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_NO_ACCOUNT) {
@@ -286,7 +293,7 @@ static void ua_on_link_down(void *state, uint32_t link, int peer)
 	struct ua *ua = state;
 	ua->link_lost_ms = util_now_ms();
 	if (ua->state != UA_NO_CIRCUIT && link == ua->link)
-		circuit_lost(ua, "portal link down");
+		circuit_lost(ua, "portal link down", 1);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -294,7 +301,7 @@ static void on_tick(uv_timer_t *t)
 	struct ua *ua = t->data;
 	uint64_t now = util_now_ms();
 	if (ua->state == UA_CREATING && now - ua->create_sent_ms > UA_CREATE_TIMEOUT_MS)
-		circuit_lost(ua, "no answer to CREATE");
+		circuit_lost(ua, "no answer to CREATE", 1);
 	int portal = node_client_portal(ua->node);
 	const struct topo *topo = node_topo(ua->node);
 	int link_up = node_peer_link(ua->node, topo_find(topo, ua->cfg->node.portals[portal])) != 0;
@@ -464,6 +471,7 @@ static const struct node_module ua_module = {
     .on_link_up = ua_on_link_up,
     .on_link_down = ua_on_link_down,
     .on_control = ua_on_control,
+    .help = "circuit\necho [COUNT [BYTES]]",
     .metrics = ua_metrics,
 };
 

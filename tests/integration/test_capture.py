@@ -8,51 +8,15 @@ protobuf-framed field may appear in clear."""
 import os
 import re
 import signal
-import struct
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from lib import Suite, Testbed, anosip_bin, run, wait_for  # noqa: E402
+from lib import Suite, Testbed, anosip_bin, read_pcap, run, wait_for  # noqa: E402
 
 FRAME = 512
 suite = Suite("capture")
-
-
-def read_pcap(path):
-    """Yields (flow, payload) for each TCP segment with data. The pcap
-    format is small enough to read by hand: global header, then records."""
-    with open(path, "rb") as f:
-        data = f.read()
-    magic = struct.unpack("<I", data[:4])[0]
-    endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
-    linktype = struct.unpack(endian + "I", data[20:24])[0]
-    off = 24
-    while off + 16 <= len(data):
-        _, _, incl, _ = struct.unpack(endian + "IIII", data[off:off + 16])
-        pkt = data[off + 16:off + 16 + incl]
-        off += 16 + incl
-        if linktype == 1:  # Ethernet (Linux lo)
-            if len(pkt) < 14 or pkt[12:14] != b"\x08\x00":
-                continue
-            ip = pkt[14:]
-        elif linktype == 113:  # Linux cooked
-            ip = pkt[16:]
-        else:
-            ip = pkt
-        if len(ip) < 20 or ip[9] != 6:
-            continue
-        ihl = (ip[0] & 15) * 4
-        total = struct.unpack(">H", ip[2:4])[0]
-        tcp = ip[ihl:total]
-        if len(tcp) < 20:
-            continue
-        sport, dport = struct.unpack(">HH", tcp[:4])
-        doff = (tcp[12] >> 4) * 4
-        payload = tcp[doff:]
-        if payload:
-            yield (sport, dport), payload
 
 
 def secrets_to_look_for(t):

@@ -26,11 +26,11 @@ int circ_data_seal(struct circ_keys *k, const uint8_t *plain, size_t len, uint8_
 {
 	if (len > CIRC_DATA_MAX)
 		return CIRC_ERR_TOO_LARGE;
+	if (k->sent == UINT64_MAX)
+		return CIRC_ERR_TOO_LARGE; /* never reuse a nonce */
 	uint8_t *out = malloc(COUNTER_BYTES + len + TAG);
 	if (!out)
 		return -ENOMEM;
-	if (k->sent == UINT64_MAX)
-		return CIRC_ERR_TOO_LARGE; /* never reuse a nonce */
 	uint64_t counter = ++k->sent;
 	uint8_t nonce[12];
 	nonce_for(counter, nonce);

@@ -29,7 +29,6 @@ struct lh_circuit {
 	struct lh_circuit *next;
 };
 
-
 /* A CREATE waiting for the lookup service's answer to our claim. */
 struct lh_pending {
 	uint64_t request_id;
@@ -86,7 +85,7 @@ struct lh_circuit *lh_circuit_add(struct lh *lh, router_circuit handle, const ch
 				  const struct circ_keys *keys);
 void lh_circuit_remove(struct lh *lh, router_circuit handle);
 /* Another built circuit of the same nickname (a second device), or NULL. */
-struct lh_circuit *lh_circuit_other(struct lh *lh, const char *nickname, router_circuit not);
+struct lh_circuit *lh_circuit_other(struct lh *lh, const char *nickname, router_circuit not );
 void lh_circuits_free(struct lh *lh);
 void lh_on_data(void *ctx, router_circuit circuit, const Anosip__V1__CellData *data);
 

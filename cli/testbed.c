@@ -112,7 +112,7 @@ static void assign_roles(struct topo_entry *e, int n, int depth)
 		int is_parent = 0;
 		for (int j = i + 1; j < n && !is_parent; j++)
 			is_parent = strcmp(e[j].parent, e[i].id) == 0;
-		if (!is_parent)
+		if (!is_parent && i > 0)
 			e[i].roles |= TOPO_ROLE_PORTAL;
 	}
 	e[0].roles |= TOPO_ROLE_LOOKUP;

@@ -3,12 +3,14 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Secret file layout: magic, Ed25519 seed, X25519 secret. Fixed length, so
  * reading it needs no parser beyond the length check. */
@@ -68,18 +70,35 @@ out:
 
 int keys_load_secret(const char *path, struct keys_pair *k)
 {
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -errno;
-	if (st.st_mode & 077)
-		return -EPERM;
-	uint8_t *buf = NULL;
+	uint8_t buf[SECRET_FILE_LEN + 1];
 	size_t len = 0;
-	int err = util_read_file(path, SECRET_FILE_LEN, &buf, &len);
-	if (err == -EFBIG)
-		return -EINVAL;
-	if (err < 0)
-		return err;
+	int err;
+	/* The mode is checked on the file we read, not on a name that could
+	 * point elsewhere by the time we open it. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (st.st_mode & 077) {
+		err = -EPERM;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size != SECRET_FILE_LEN) {
+		err = -EINVAL;
+		goto out;
+	}
+	while (len < sizeof(buf)) {
+		ssize_t r = read(fd, buf + len, sizeof(buf) - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
 	if (sodium_init() < 0) {
 		err = -EIO;
 		goto out;
@@ -93,8 +112,8 @@ int keys_load_secret(const char *path, struct keys_pair *k)
 	crypto_scalarmult_base(k->pub.kx, k->kx_secret);
 	err = 0;
 out:
-	sodium_memzero(buf, len);
-	free(buf);
+	sodium_memzero(buf, sizeof(buf));
+	close(fd);
 	return err;
 }
 

@@ -5,6 +5,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,6 +119,7 @@ void lh_on_data(void *ctx, router_circuit circuit, const Anosip__V1__CellData *d
 	}
 	lh->data_in++;
 	Anosip__V1__CircuitMessage *m = anosip__v1__circuit_message__unpack(NULL, len, plain);
+	sodium_memzero(plain, len);
 	free(plain);
 	if (!m) {
 		node_count_drop(lh->node, NODE_DROP_DECODE);

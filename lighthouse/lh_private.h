@@ -6,6 +6,7 @@
 #include "lighthouse/lighthouse.h"
 #include "lighthouse/store.h"
 #include "router/router.h"
+#include "util/util.h"
 
 #define LH_CIRCUIT_BUCKETS 4096
 /* CREATEs the lighthouse takes per second, before any crypto: bounds its
@@ -64,14 +65,13 @@ struct lh {
 	unsigned binding_ttl_s;
 	unsigned certificate_ttl_s;
 	uint64_t epoch;
+	uint64_t started_wall_ms;
 	struct lh_circuit *circuits[LH_CIRCUIT_BUCKETS];
 	size_t n_circuits;
 	struct lh_pending *pending;
 	struct lh_query *queries;
-	uint64_t *seen_current, *seen_previous; /* LH_SEEN_SLOTS each, 0 = empty */
-	size_t seen_count;
-	uint64_t seen_generation_ms;
-	double create_tokens; /* token bucket of LH_CREATE_RATE */
+	struct util_replay seen; /* CREATE ephemeral keys */
+	double create_tokens;	 /* token bucket of LH_CREATE_RATE */
 	uint64_t create_tokens_ms;
 	struct lh_lookup_entry cache[LH_LOOKUP_CACHE];
 	uv_timer_t timer;

@@ -22,40 +22,6 @@ void lh_destroy(struct lh *lh, router_circuit handle, Anosip__V1__DestroyReason 
 	lh->creates_refused += reason != ANOSIP__V1__DESTROY_REASON__DESTROY_REQUESTED;
 }
 
-/* 1 if this CREATE's ephemeral key was seen before (a replay), else
- * remembers it. Fails closed (1) if the memory is more than half full,
- * which the CREATE rate bound keeps from happening. */
-static int seen_before(struct lh *lh, const uint8_t client_public[32], uint64_t now)
-{
-	uint64_t key;
-	memcpy(&key, client_public, sizeof(key));
-	key |= 1;
-	if (now - lh->seen_generation_ms >= LH_SEEN_GENERATION_MS) {
-		uint64_t *old = lh->seen_previous;
-		lh->seen_previous = lh->seen_current;
-		lh->seen_current = old;
-		memset(old, 0, LH_SEEN_SLOTS * sizeof(uint64_t));
-		lh->seen_count = 0;
-		lh->seen_generation_ms = now;
-	}
-	for (int g = 0; g < 2; g++) {
-		const uint64_t *set = g ? lh->seen_previous : lh->seen_current;
-		for (size_t i = 0, s = key & (LH_SEEN_SLOTS - 1); set[s]; i++) {
-			if (set[s] == key)
-				return 1;
-			s = (s + 1) & (LH_SEEN_SLOTS - 1);
-		}
-	}
-	if (lh->seen_count >= LH_SEEN_SLOTS / 2)
-		return 1;
-	size_t s = key & (LH_SEEN_SLOTS - 1);
-	while (lh->seen_current[s])
-		s = (s + 1) & (LH_SEEN_SLOTS - 1);
-	lh->seen_current[s] = key;
-	lh->seen_count++;
-	return 0;
-}
-
 /* The lighthouse's CREATE budget: LH_CREATE_RATE a second, a second's worth
  * of burst. */
 static int create_allowed(struct lh *lh, uint64_t now)
@@ -169,7 +135,10 @@ static void on_create(void *ctx, router_circuit handle, const Anosip__V1__Create
 		lh_destroy(lh, handle, ANOSIP__V1__DESTROY_REASON__DESTROY_REFUSED);
 		return;
 	}
-	if (seen_before(lh, req->client_public.data, util_now_ms())) {
+	/* The replay memory starts empty with this process: a CREATE sent
+	 * before we started could be a replay of one the last run saw. */
+	if (req->sent_unix_ms + 1000 < lh->started_wall_ms ||
+	    util_replay_check(&lh->seen, req->client_public.data, 32, util_now_ms())) {
 		lh->replays++;
 		node_count_drop(lh->node, NODE_DROP_REPLAY);
 		lh_destroy(lh, handle, ANOSIP__V1__DESTROY_REASON__DESTROY_REFUSED);
@@ -184,9 +153,9 @@ static void on_create(void *ctx, router_circuit handle, const Anosip__V1__Create
 			anosip__v1__create_request__free_unpacked(req, NULL);
 			return;
 		}
-		/* A known account: refresh its home at the lookup service and go on. */
-		uint64_t ignored;
-		lh_lookup_claim(lh, req->nickname, &ignored);
+		/* A known account: its home was claimed at sign-up. Claiming
+		 * again on every circuit would tell the lookup service when
+		 * each nickname comes online. */
 		lh_finish_create(lh, handle, req, 1);
 		return;
 	}
@@ -220,6 +189,17 @@ static void on_destroy(void *ctx, router_circuit handle, Anosip__V1__DestroyReas
 	struct lh *lh = ctx;
 	struct lh_circuit *c = lh_circuit_find(lh, handle);
 	char nickname[CIRC_NICKNAME_MAX + 1] = "";
+	/* A sign-up still waiting for the lookup service dies with its circuit. */
+	for (struct lh_pending **pp = &lh->pending; *pp;) {
+		struct lh_pending *p = *pp;
+		if (p->handle != handle) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		anosip__v1__create_request__free_unpacked(p->req, NULL);
+		free(p);
+	}
 	if (c)
 		memcpy(nickname, c->nickname, sizeof(nickname));
 	lh_circuit_remove(lh, handle);
@@ -322,17 +302,14 @@ static int lh_start(struct node *n, void **state)
 		free(lh);
 		return -EINVAL;
 	}
-	lh->seen_current = calloc(LH_SEEN_SLOTS, sizeof(uint64_t));
-	lh->seen_previous = calloc(LH_SEEN_SLOTS, sizeof(uint64_t));
-	lh->seen_generation_ms = lh->create_tokens_ms = util_now_ms();
+	lh->create_tokens_ms = util_now_ms();
 	lh->create_tokens = LH_CREATE_RATE;
-	if (!lh->seen_current || !lh->seen_previous) {
-		free(lh->seen_current);
-		free(lh->seen_previous);
+	if (util_replay_init(&lh->seen, LH_SEEN_SLOTS, LH_SEEN_GENERATION_MS, util_now_ms()) < 0) {
 		lh_store_close(lh->store);
 		free(lh);
 		return -ENOMEM;
 	}
+	lh->started_wall_ms = util_wall_ms();
 	randombytes_buf(&lh->epoch, sizeof(lh->epoch));
 	lh->epoch &= 0x7fffffffffffffffull;
 	int stale = lh_store_bindings_mark_stale_except_epoch(lh->store, lh->epoch);
@@ -362,8 +339,7 @@ static void on_lh_closed(uv_handle_t *h)
 	struct lh *lh = h->data;
 	lh_circuits_free(lh);
 	lh_store_close(lh->store);
-	free(lh->seen_current);
-	free(lh->seen_previous);
+	util_replay_free(&lh->seen);
 	free(lh);
 }
 

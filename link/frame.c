@@ -79,9 +79,15 @@ int link_open_frame(struct link_session *s, const uint8_t frame[LINK_FRAME_SIZE]
 			cap *= 2;
 		if (cap > LINK_MESSAGE_MAX)
 			cap = LINK_MESSAGE_MAX;
-		uint8_t *p = realloc(s->partial, cap);
+		/* Not realloc: the old block held plaintext and is wiped first. */
+		uint8_t *p = malloc(cap);
 		if (!p)
 			return LINK_ERR_OVERSIZE;
+		if (s->partial) {
+			memcpy(p, s->partial, s->partial_len);
+			sodium_memzero(s->partial, s->partial_cap);
+			free(s->partial);
+		}
 		s->partial = p;
 		s->partial_cap = cap;
 	}

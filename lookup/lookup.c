@@ -26,6 +26,8 @@ static void answer(struct lookup *l, int dest, uint64_t request_id, const char *
 	a.lighthouse = (char *)lighthouse;
 	a.claim_accepted = accepted != 0;
 	uint8_t buf[256];
+	if (anosip__v1__home_answer__get_packed_size(&a) > sizeof(buf))
+		return; /* callers pass checked names; never pack past the buffer */
 	size_t len = anosip__v1__home_answer__pack(&a, buf);
 	router_send(l->router, dest, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_HOME_ANSWER, buf, len);
 }
@@ -45,7 +47,7 @@ static void on_claim(void *ctx, int source, const uint8_t *payload, size_t len)
 	if (!from_lighthouse(l, source))
 		return;
 	Anosip__V1__HomeClaim *c = anosip__v1__home_claim__unpack(NULL, len, payload);
-	if (!c || !c->nickname) {
+	if (!c || !util_nickname_valid(c->nickname)) {
 		node_count_drop(l->node, NODE_DROP_DECODE);
 		goto out;
 	}
@@ -72,7 +74,7 @@ static void on_query(void *ctx, int source, const uint8_t *payload, size_t len)
 	if (!from_lighthouse(l, source))
 		return;
 	Anosip__V1__HomeQuery *q = anosip__v1__home_query__unpack(NULL, len, payload);
-	if (!q || !q->nickname) {
+	if (!q || !util_nickname_valid(q->nickname)) {
 		node_count_drop(l->node, NODE_DROP_DECODE);
 		goto out;
 	}

@@ -98,8 +98,7 @@ void lookup_store_close(struct lookup_store *s)
 	free(s);
 }
 
-/* The rule the lighthouse and the circuit code apply too: 1..63 of
- * [a-z0-9._-]. Kept here because the lookup service links neither. */
+/* A lighthouse is named by its directory id (1..31 of [a-z0-9._-]). */
 static int lighthouse_valid(const char *lighthouse)
 {
 	return lighthouse && util_id_valid(lighthouse);

@@ -25,28 +25,48 @@ struct node_ctl {
 	char line[CONTROL_LINE_MAX + 1];
 	size_t line_len;
 	int dispatched;
+	int truncated;
 	char *out;
 	size_t out_len, out_cap;
 };
 
+/* Room for n more bytes and a NUL in the reply. */
+static int reserve(struct node_ctl *req, size_t n)
+{
+	if (req->out_len + n + 1 <= req->out_cap)
+		return 0;
+	size_t cap = req->out_cap ? req->out_cap : 1024;
+	while (cap < req->out_len + n + 1)
+		cap *= 2;
+	char *o = realloc(req->out, cap);
+	if (!o)
+		return -ENOMEM;
+	req->out = o;
+	req->out_cap = cap;
+	return 0;
+}
+
 void node_ctl_printf(struct node_ctl *req, const char *fmt, ...)
 {
+	static const char cut[] = "error: output truncated\n";
 	va_list ap;
 	va_start(ap, fmt);
 	int need = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (need < 0 || req->out_len + (size_t)need + 1 > CONTROL_OUT_MAX)
+	if (req->truncated || need < 0)
 		return;
-	if (req->out_len + (size_t)need + 1 > req->out_cap) {
-		size_t cap = req->out_cap ? req->out_cap : 1024;
-		while (cap < req->out_len + (size_t)need + 1)
-			cap *= 2;
-		char *o = realloc(req->out, cap);
-		if (!o)
-			return;
-		req->out = o;
-		req->out_cap = cap;
+	if (req->out_len + (size_t)need + sizeof(cut) > CONTROL_OUT_MAX) {
+		/* Say so once, rather than stop mid-list without a word; the
+		 * bound above keeps room for this line. */
+		req->truncated = 1;
+		if (reserve(req, sizeof(cut)) == 0) {
+			memcpy(req->out + req->out_len, cut, sizeof(cut));
+			req->out_len += sizeof(cut) - 1;
+		}
+		return;
 	}
+	if (reserve(req, (size_t)need) < 0)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(req->out + req->out_len, req->out_cap - req->out_len, fmt, ap);
 	va_end(ap);

@@ -91,6 +91,12 @@ void links_conn_close(struct conn *c, int reason, const char *detail)
 			}
 	}
 	send_forget(n, c);
+	size_t b = c->link_id % (sizeof(n->by_link) / sizeof(n->by_link[0]));
+	for (struct conn **pp = &n->by_link[b]; *pp; pp = &(*pp)->next_by_link)
+		if (*pp == c) {
+			*pp = c->next_by_link;
+			break;
+		}
 	link_handshake_wipe(&c->hs);
 	link_session_wipe(&c->session);
 	uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -282,6 +288,9 @@ static struct conn *conn_new(struct node *n, int initiator)
 	c->initiator = initiator;
 	c->link_id = ++n->next_link_id;
 	c->peer_index = -1;
+	size_t b = c->link_id % (sizeof(n->by_link) / sizeof(n->by_link[0]));
+	c->next_by_link = n->by_link[b];
+	n->by_link[b] = c;
 	c->started_ms = util_now_ms();
 	uv_tcp_init(&n->loop, &c->tcp);
 	uv_tcp_nodelay(&c->tcp, 1);
@@ -358,8 +367,14 @@ static void on_incoming(uv_stream_t *server, int status)
 		return;
 	}
 	if (n->n_pending >= n->cfg.max_pending_handshakes) {
-		links_conn_close(c, NODE_DROP_TOO_MANY_PENDING, NULL);
-		return;
+		/* Full of connections that have not finished: the oldest goes.
+		 * Refusing the newest instead would let a few idle sockets
+		 * lock every neighbour and client out; an honest handshake
+		 * takes milliseconds and is never the oldest for long. */
+		struct conn *oldest = n->pending;
+		while (oldest->next_pending)
+			oldest = oldest->next_pending;
+		links_conn_close(oldest, NODE_DROP_TOO_MANY_PENDING, NULL);
 	}
 	c->next_pending = n->pending;
 	n->pending = c;
@@ -496,12 +511,18 @@ void links_reject(struct node *n, struct conn *c, enum node_drop reason)
 
 struct conn *links_find(struct node *n, uint32_t link)
 {
-	for (int i = 0; i < n->n_peers; i++)
-		if (n->peers[i].conn && n->peers[i].conn->link_id == link)
-			return n->peers[i].state == PEER_UP ? n->peers[i].conn : NULL;
-	for (struct conn *c = n->clients; c; c = c->next_client)
-		if (c->link_id == link)
+	size_t b = link % (sizeof(n->by_link) / sizeof(n->by_link[0]));
+	for (struct conn *c = n->by_link[b]; c; c = c->next_by_link) {
+		if (c->link_id != link)
+			continue;
+		/* Only a link that is up: a neighbour's current connection or a
+		 * client that finished its handshake. */
+		if (c->client)
 			return c;
+		if (c->peer && c->peer->conn == c && c->peer->state == PEER_UP)
+			return c;
+		return NULL;
+	}
 	return NULL;
 }
 

@@ -27,6 +27,7 @@ struct conn {
 	int up;		   /* announced to modules as up (link_event) */
 	int peer_index;	   /* topo index of the neighbour, -1 for a client */
 	struct conn *next_client;
+	struct conn *next_by_link;	 /* in node.by_link */
 	uint64_t last_rx_ms, last_tx_ms; /* for clients (peers keep their own) */
 	int initiator;
 	int handshake_done;
@@ -42,6 +43,7 @@ struct conn {
 	uint8_t *out;
 	size_t out_len, out_cap;
 	int out_scheduled;
+	int write_failed; /* closed at the end of the loop turn, not mid-send */
 	struct conn *next_flush;
 	uv_connect_t connect_req;
 };
@@ -70,6 +72,7 @@ struct node {
 	uv_tcp_t listener;
 	uv_check_t flush_check; /* runs after each poll: writes buffered frames */
 	struct conn *flush_list;
+	int have_failed_writes;
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm;
 	uv_pipe_t control;
@@ -82,7 +85,8 @@ struct node {
 	struct conn *clients; /* anonymous client links (portal role) */
 	unsigned n_clients;
 	uint32_t next_link_id;
-	int client_portal; /* client mode: index into peers of the portal in use */
+	struct conn *by_link[4096]; /* link id -> conn, for every cell sent */
+	int client_portal;	    /* client mode: index into peers of the portal in use */
 	struct node_counters counters;
 	struct log_ratelimit drop_log;
 	const struct node_module *const *modules;

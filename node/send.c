@@ -87,6 +87,14 @@ int send_handshake_frame(struct conn *c, const uint8_t frame[LINK_FRAME_SIZE])
 static int conn_flush(struct conn *c);
 static void on_flush_check(uv_check_t *check);
 
+static void conn_fail(struct conn *c)
+{
+	c->write_failed = 1;
+	c->out_len = 0;
+	c->node->have_failed_writes = 1;
+	uv_check_start(&c->node->flush_check, on_flush_check);
+}
+
 static size_t conn_queued(const struct conn *c)
 {
 	return uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) + c->out_len;
@@ -124,7 +132,10 @@ static int conn_flush(struct conn *c)
 		c->out_cap = 0;
 	}
 	if (rc < 0) {
-		links_conn_close(c, -1, NULL);
+		/* Closing here would run link-down handlers inside whatever
+		 * was sending (a circuit teardown, say): mark it and close it
+		 * at the end of this loop turn instead. */
+		conn_fail(c);
 		return rc;
 	}
 	return 0;
@@ -140,10 +151,25 @@ void links_flush_all(struct node *n)
 	}
 }
 
+static void close_failed(struct node *n)
+{
+	n->have_failed_writes = 0;
+	for (int i = 0; i < n->n_peers; i++)
+		if (n->peers[i].conn && n->peers[i].conn->write_failed)
+			links_conn_close(n->peers[i].conn, -1, NULL);
+	for (struct conn *c = n->clients, *next; c; c = next) {
+		next = c->next_client;
+		if (c->write_failed)
+			links_conn_close(c, -1, NULL);
+	}
+}
+
 static void on_flush_check(uv_check_t *check)
 {
 	struct node *n = check->data;
 	links_flush_all(n);
+	if (n->have_failed_writes)
+		close_failed(n);
 	uv_check_stop(check);
 }
 
@@ -159,9 +185,11 @@ int send_message(struct conn *c, const Anosip__V1__LinkMessage *msg)
 		links_count_drop(n, p, NODE_DROP_QUEUE_FULL, NULL);
 		return -ENOBUFS;
 	}
+	if (c->write_failed)
+		return -ENOTCONN;
 	int rc = out_reserve(c, wire);
 	if (rc < 0) {
-		links_conn_close(c, -1, NULL);
+		conn_fail(c);
 		return -ENOTCONN;
 	}
 	anosip__v1__link_message__pack(msg, n->message_buffer);

@@ -301,13 +301,15 @@ static void send_destroy(struct router *r, uint32_t link, uint32_t id,
 static void tear_down(struct router *r, struct circuit *c, Anosip__V1__DestroyReason reason,
 		      uint32_t skip_link)
 {
-	router_circuit handle = (uint64_t)c->in_link << 32 | c->in_id;
-	if (c->in_link != skip_link)
-		send_destroy(r, c->in_link, c->in_id, reason);
-	if (c->out_link && c->out_link != skip_link)
-		send_destroy(r, c->out_link, c->out_id, reason);
-	int ends_here = c->out_link == 0;
+	/* Out of the table first: nothing that sending may trigger can find it. */
+	uint32_t in_link = c->in_link, in_id = c->in_id, out_link = c->out_link, out_id = c->out_id;
+	router_circuit handle = (uint64_t)in_link << 32 | in_id;
 	circuit_table_remove(&r->circuits, c);
+	if (in_link != skip_link)
+		send_destroy(r, in_link, in_id, reason);
+	if (out_link && out_link != skip_link)
+		send_destroy(r, out_link, out_id, reason);
+	int ends_here = out_link == 0;
 	r->circuits_destroyed++;
 	if (ends_here && r->have_endpoint)
 		r->endpoint.on_destroy(r->endpoint.ctx, handle, reason);
@@ -369,7 +371,9 @@ static void on_create(struct router *r, uint32_t link, int peer, const Anosip__V
 		return;
 	}
 	uint32_t out_link = node_peer_link(r->node, topo_next_hop(t, self, dest));
-	if (!out_link) {
+	/* Back where it came from: two nodes disagree about the tree (another
+	 * directory serial). Refuse rather than bounce it forever. */
+	if (!out_link || out_link == link) {
 		node_count_drop(r->node, NODE_DROP_NO_LINK);
 		send_destroy(r, link, cell->circuit_id,
 			     ANOSIP__V1__DESTROY_REASON__DESTROY_NO_ROUTE);
@@ -472,10 +476,9 @@ int router_circuit_send(struct router *r, router_circuit circuit, Anosip__V1__Ce
 		return -ENOENT;
 	if (cell->body_case == ANOSIP__V1__CELL__BODY_CREATED)
 		circuit_table_set_open(&r->circuits, c);
-	int rc = router_send_cell(r, link, id, cell);
 	if (cell->body_case == ANOSIP__V1__CELL__BODY_DESTROY) {
 		circuit_table_remove(&r->circuits, c);
 		r->circuits_destroyed++;
 	}
-	return rc;
+	return router_send_cell(r, link, id, cell);
 }

@@ -189,11 +189,15 @@ static void answer_ping(struct router *r, const Anosip__V1__RoutedBody *body, in
 		node_count_drop(r->node, NODE_DROP_DECODE);
 		return;
 	}
-	ping->hops_forward = hops;
-	ping->ping_id = body->message_id;
-	uint8_t buf[64];
-	size_t len = anosip__v1__ping__pack(ping, buf);
+	/* A fresh Ping: the sender's could carry unknown fields, which
+	 * protobuf-c would pack back (and past our buffer). */
+	Anosip__V1__Ping pong = ANOSIP__V1__PING__INIT;
+	pong.sent_mono_ns = ping->sent_mono_ns;
+	pong.hops_forward = hops;
+	pong.ping_id = body->message_id;
 	anosip__v1__ping__free_unpacked(ping, NULL);
+	uint8_t buf[64];
+	size_t len = anosip__v1__ping__pack(&pong, buf);
 	r->pings_answered++;
 	send_routed(r, source, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_PONG, ROUTER_DEFAULT_HOP_LIMIT,
 		    buf, len, NULL);
@@ -215,13 +219,16 @@ static void deliver(struct router *r, const Anosip__V1__Routed *routed)
 	uint64_t now = util_wall_ms();
 	uint64_t age =
 	    now > body->sent_unix_ms ? now - body->sent_unix_ms : body->sent_unix_ms - now;
-	uint64_t key = body->message_id ^ ((uint64_t)(source + 1) * 0x9E3779B97F4A7C15ull);
+	uint8_t id[sizeof(body->message_id) + sizeof(source)]; /* no padding to hash */
+	memcpy(id, &body->message_id, sizeof(body->message_id));
+	memcpy(id + sizeof(body->message_id), &source, sizeof(source));
 	if (body->hop_limit < routed->hop_limit) {
 		/* More hops left than the source allowed: someone on the way lied. */
 		node_count_drop(r->node, NODE_DROP_HOP_LIMIT);
 		goto out;
 	}
-	if (age > ROUTER_MAX_AGE_MS || replay_check_and_add(&r->replay, key, util_now_ms())) {
+	if (age > ROUTER_MAX_AGE_MS ||
+	    util_replay_check(&r->replay, id, sizeof(id), util_now_ms())) {
 		node_count_drop(r->node, NODE_DROP_REPLAY);
 		goto out;
 	}
@@ -444,12 +451,12 @@ static int router_start(struct node *n, void **state)
 	if (!r)
 		return -ENOMEM;
 	r->node = n;
-	if (replay_init(&r->replay) < 0) {
+	if (util_replay_init(&r->replay, REPLAY_SLOTS, REPLAY_GENERATION_MS, util_now_ms()) < 0) {
 		free(r);
 		return -ENOMEM;
 	}
 	if (circuit_table_init(&r->circuits) < 0) {
-		replay_free(&r->replay);
+		util_replay_free(&r->replay);
 		free(r);
 		return -ENOMEM;
 	}
@@ -470,7 +477,7 @@ static void router_on_link_down(void *state, uint32_t link, int peer)
 static void on_router_timer_closed(uv_handle_t *h)
 {
 	struct router *r = h->data;
-	replay_free(&r->replay);
+	util_replay_free(&r->replay);
 	circuit_table_free(&r->circuits);
 	free(r);
 }

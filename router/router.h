@@ -42,8 +42,10 @@ void router_on_routed(struct router *r, Anosip__V1__RoutedType type, router_rout
 int router_send(struct router *r, int dest, Anosip__V1__RoutedType type, const uint8_t *payload,
 		size_t len);
 
-/* A circuit that ends here, named by a handle that is unique while this
- * process runs (never reused). */
+/* A circuit that ends here: (incoming link id << 32 | circuit id). Link ids
+ * are never reused in a process; the circuit id is the previous hop's, so a
+ * dead circuit's handle can come back only on the same link, after the
+ * previous hop freed and reused that id. */
 typedef uint64_t router_circuit;
 
 /* The circuit endpoint: this node's lighthouse role. */

@@ -3,24 +3,15 @@
 #define ANOSIP_ROUTER_PRIVATE_H
 
 #include "router/router.h"
+#include "util/util.h"
 
 #include <stdint.h>
 
-/* Replay memory: two generations of (source, message id) hashes; a
- * generation turns over every REPLAY_GENERATION_MS or when full. */
-#define REPLAY_SLOTS 65536
-#define REPLAY_GENERATION_MS 30000
-
-struct replay_set {
-	uint64_t *current, *previous; /* 0 marks an empty slot */
-	unsigned current_count;
-	uint64_t generation_start_ms;
-};
-
-int replay_init(struct replay_set *r);
-void replay_free(struct replay_set *r);
-/* 1 if key was seen (and is not added again), 0 if new (now remembered). */
-int replay_check_and_add(struct replay_set *r, uint64_t key, uint64_t now_ms);
+/* Routed messages are accepted within ROUTER_MAX_AGE_MS either side of our
+ * clock, so a replay can come up to twice that after the original: ids are
+ * remembered that long. Room for REPLAY_SLOTS / 2 messages per generation. */
+#define REPLAY_SLOTS (1u << 20)
+#define REPLAY_GENERATION_MS (2 * ROUTER_MAX_AGE_MS)
 
 /* Seal, sign and open routed messages; pure functions over keys. */
 struct routed_out {
@@ -92,7 +83,7 @@ void circuit_expire(struct router *r, uint64_t now_ms);
 /* router.c */
 struct router {
 	struct node *node;
-	struct replay_set replay;
+	struct util_replay replay;
 	struct ping_job *pings;
 	/* send-routed: a bounded flood of routed Discard messages. */
 	uv_idle_t flood_idle;

@@ -29,18 +29,25 @@ void topo_free(struct topo *t)
 		return;
 	free(t->nodes);
 	free(t->pre_order_index);
+	free(t->by_id);
 	free(t->child_store);
 	free(t);
 }
 
 int topo_find(const struct topo *t, const char *id)
 {
-	/* Directories are small and lookups happen per message only on
-	 * the slow path (the node caches indices per link), so a scan is
-	 * fine and keeps the structure simple. */
-	for (int i = 0; i < t->n; i++)
-		if (strcmp(t->nodes[i].id, id) == 0)
-			return i;
+	/* Binary search: routed messages and CREATEs look ids up per message. */
+	int lo = 0, hi = t->n - 1;
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(t->nodes[t->by_id[mid]].id, id);
+		if (c == 0)
+			return t->by_id[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
 	return -1;
 }
 
@@ -66,6 +73,16 @@ static int check_entries(const struct topo_entry *e, int n, struct id_slot *slot
 			 size_t err_len)
 {
 	for (int i = 0; i < n; i++) {
+		/* A portal knows where users are; lighthouses, the lookup service
+		 * and the ID Directory know who. One node holding both would
+		 * undo the split the network exists for (DESIGN.md §2). */
+		if ((e[i].roles & TOPO_ROLE_PORTAL) &&
+		    (e[i].roles & (TOPO_ROLE_LIGHTHOUSE | TOPO_ROLE_LOOKUP | TOPO_ROLE_IDDIR)))
+			return fail_with(
+			    err, err_len,
+			    "node %.40s: a portal may not also be a lighthouse, lookup "
+			    "or iddir (it would know who and where)",
+			    e[i].id);
 		if (!util_id_valid(e[i].id))
 			return fail_with(err, err_len,
 					 "node #%d: id \"%.40s\" is not 1-31 of [a-z0-9._-]", i + 1,
@@ -217,6 +234,14 @@ int topo_build(const struct topo_entry *e, int n, uint64_t serial, struct topo *
 	rc = number_subtrees(t, err, err_len);
 	if (rc < 0)
 		goto fail;
+	/* check_entries sorted the slots by id. */
+	t->by_id = malloc(sizeof(int) * (size_t)n);
+	if (!t->by_id) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < n; i++)
+		t->by_id[i] = slots[i].index;
 	free(slots);
 	free(n_children);
 	*out = t;

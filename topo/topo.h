@@ -43,6 +43,7 @@ struct topo {
 	uint64_t serial;
 	struct topo_node *nodes;
 	int *pre_order_index; /* pre-order number -> node index */
+	int *by_id;	      /* node indices sorted by id, for topo_find */
 	int *child_store;
 };
 

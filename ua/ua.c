@@ -13,7 +13,9 @@
 #include <string.h>
 
 #define UA_TICK_MS 100
-#define UA_CREATE_TIMEOUT_MS 10000
+/* Longer than the routers' own timeout (10 s), so a late CREATED finds us
+ * still waiting rather than gone. */
+#define UA_CREATE_TIMEOUT_MS 12000
 #define UA_REBUILD_MIN_MS 200
 #define UA_REBUILD_MAX_MS 5000
 #define UA_PORTAL_FAILOVER_MS 3000
@@ -75,6 +77,16 @@ static void use_next_portal(struct ua *ua, const char *why)
 /* path_failure: the build failed on the way (no route, timeout, a link
  * lost), which says something about the portal's side of the tree; a
  * refusal by the lighthouse says nothing about the portal. */
+static void send_destroy(struct ua *ua)
+{
+	Anosip__V1__Destroy d = ANOSIP__V1__DESTROY__INIT;
+	Anosip__V1__Cell cell = ANOSIP__V1__CELL__INIT;
+	d.reason = ANOSIP__V1__DESTROY_REASON__DESTROY_REQUESTED;
+	cell.body_case = ANOSIP__V1__CELL__BODY_DESTROY;
+	cell.destroy = &d;
+	send_cell(ua, &cell);
+}
+
 static void circuit_lost(struct ua *ua, const char *why, int path_failure)
 {
 	int was_creating = ua->state == UA_CREATING;
@@ -133,12 +145,7 @@ static void on_created(struct ua *ua, const Anosip__V1__Created *created)
 	    circ_client_finish(&ua->client, created, &ua->ckeys, &confirm) < 0) {
 		/* An answer that does not prove the lighthouse's key: not ours. */
 		node_count_drop(ua->node, NODE_DROP_BAD_SIGNATURE);
-		Anosip__V1__Destroy d = ANOSIP__V1__DESTROY__INIT;
-		Anosip__V1__Cell cell = ANOSIP__V1__CELL__INIT;
-		d.reason = ANOSIP__V1__DESTROY_REASON__DESTROY_REFUSED;
-		cell.body_case = ANOSIP__V1__CELL__BODY_DESTROY;
-		cell.destroy = &d;
-		send_cell(ua, &cell);
+		send_destroy(ua);
 		circuit_lost(ua, "lighthouse failed to authenticate", 1);
 		return;
 	}
@@ -207,6 +214,7 @@ static void on_data(struct ua *ua, const Anosip__V1__CellData *data)
 		return;
 	}
 	Anosip__V1__CircuitMessage *m = anosip__v1__circuit_message__unpack(NULL, len, plain);
+	sodium_memzero(plain, len);
 	free(plain);
 	if (!m) {
 		node_count_drop(ua->node, NODE_DROP_DECODE);
@@ -262,7 +270,8 @@ static void ua_on_message(void *state, uint32_t link, int peer, const Anosip__V1
 		    ua, destroy_reason_name(cell->destroy->reason),
 		    cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_NO_ROUTE ||
 			cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_TIMEOUT ||
-			cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_LINK_LOST);
+			cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_LINK_LOST ||
+			cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_LIMIT);
 		/* A refusal that will not change by retrying is retried slowly. */
 		if (cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_NICKNAME_TAKEN ||
 		    cell->destroy->reason == ANOSIP__V1__DESTROY_REASON__DESTROY_NO_ACCOUNT) {
@@ -300,8 +309,12 @@ static void on_tick(uv_timer_t *t)
 {
 	struct ua *ua = t->data;
 	uint64_t now = util_now_ms();
-	if (ua->state == UA_CREATING && now - ua->create_sent_ms > UA_CREATE_TIMEOUT_MS)
+	if (ua->state == UA_CREATING && now - ua->create_sent_ms > UA_CREATE_TIMEOUT_MS) {
+		/* Tell the path: a CREATED still on its way would otherwise
+		 * leave an open circuit at every hop. */
+		send_destroy(ua);
 		circuit_lost(ua, "no answer to CREATE", 1);
+	}
 	int portal = node_client_portal(ua->node);
 	const struct topo *topo = node_topo(ua->node);
 	int link_up = node_peer_link(ua->node, topo_find(topo, ua->cfg->node.portals[portal])) != 0;
@@ -419,6 +432,7 @@ static int ua_start(struct node *n, void **state)
 	ua->node = n;
 	ua->cfg = cfg;
 	ua->backoff_ms = UA_REBUILD_MIN_MS;
+	sodium_mlock(&ua->keys, sizeof(ua->keys));
 	int rc = keys_load_secret(cfg->key_path, &ua->keys);
 	if (rc < 0) {
 		log_error("%s: cannot load nickname key: %s (anosip ua --init -c %s creates it)",
@@ -450,6 +464,7 @@ static void on_ua_closed(uv_handle_t *h)
 {
 	struct ua *ua = h->data;
 	keys_wipe(&ua->keys);
+	sodium_munlock(&ua->keys, sizeof(ua->keys));
 	circ_keys_wipe(&ua->ckeys);
 	free(ua->certificate);
 	free(ua);

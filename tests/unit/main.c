@@ -18,6 +18,7 @@ static const struct suite suites[] = {
     {"store", test_store_suite, test_store_count},
     {"circuit", test_circuit_suite, test_circuit_count},
     {"circuit_table", test_circuit_table_suite, test_circuit_table_count},
+    {"replay", test_replay_suite, test_replay_count},
 };
 
 int main(void)

@@ -18,5 +18,7 @@ int test_circuit_suite(void);
 int test_circuit_count(void);
 int test_circuit_table_suite(void);
 int test_circuit_table_count(void);
+int test_replay_suite(void);
+int test_replay_count(void);
 
 #endif

@@ -36,7 +36,7 @@ static int setup(void **state)
 	    {"root", "127.0.0.1:7000", "", "lighthouse,iddir"},
 	    {"a", "127.0.0.1:7001", "root", "portal"},
 	    {"b", "[::1]:7002", "root", "lookup"},
-	    {"a.1_x-y", "10.0.0.3:65535", "a", "portal,lighthouse"},
+	    {"a.1_x-y", "10.0.0.3:65535", "a", "lighthouse"},
 	};
 	for (int i = 0; i < 4; i++) {
 		struct topo_entry *e = &f->good[i];
@@ -328,6 +328,18 @@ static void test_refuses_duplicate_id(void **state)
 	memcpy(e, f->good, sizeof(e));
 	snprintf(e[3].id, sizeof(e[3].id), "b");
 	expect_shape_refused(f, e, 4, "node id b appears twice");
+}
+
+static void test_refuses_portal_with_a_knowing_role(void **state)
+{
+	struct fixture *f = *state;
+	static const unsigned knowing[] = {TOPO_ROLE_LIGHTHOUSE, TOPO_ROLE_LOOKUP, TOPO_ROLE_IDDIR};
+	for (size_t i = 0; i < sizeof(knowing) / sizeof(knowing[0]); i++) {
+		struct topo_entry e[4];
+		memcpy(e, f->good, sizeof(e));
+		e[1].roles = TOPO_ROLE_PORTAL | knowing[i];
+		expect_shape_refused(f, e, 4, "a portal may not also be");
+	}
 }
 
 static void test_refuses_invalid_ids(void **state)
@@ -648,6 +660,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_refuses_two_roots),
     cmocka_unit_test(test_refuses_no_root),
     cmocka_unit_test(test_refuses_duplicate_id),
+    cmocka_unit_test(test_refuses_portal_with_a_knowing_role),
     cmocka_unit_test(test_refuses_invalid_ids),
     cmocka_unit_test(test_refuses_bad_addresses),
     cmocka_unit_test(test_refuses_empty_directory),

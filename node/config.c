@@ -20,12 +20,7 @@ struct config_parse {
 
 static int set_path(struct config_parse *p, char *dst, size_t cap, const char *value)
 {
-	int n;
-	if (value[0] == '/')
-		n = snprintf(dst, cap, "%s", value);
-	else
-		n = snprintf(dst, cap, "%s/%s", p->base_dir, value);
-	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+	return util_path_join(p->base_dir, value, dst, cap);
 }
 
 static int set_uint(const char *value, unsigned lo, unsigned hi, unsigned *out)
@@ -62,15 +57,11 @@ int node_config_path(const struct node_config *cfg, const char *value, char *out
 	char base[4096];
 	snprintf(base, sizeof(base), "%s", cfg->path);
 	char *slash = strrchr(base, '/');
-	int n;
-	if (value[0] == '/')
-		n = snprintf(out, len, "%s", value);
-	else if (slash) {
+	if (slash)
 		*slash = 0;
-		n = snprintf(out, len, "%.2048s/%.1024s", base, value);
-	} else
-		n = snprintf(out, len, "%s", value);
-	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+	else
+		snprintf(base, sizeof(base), ".");
+	return util_path_join(base, value, out, len);
 }
 
 int node_config_check_section(const struct node_config *cfg, const char *section,

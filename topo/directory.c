@@ -297,11 +297,8 @@ static int description_handler(void *user, const char *section, const char *name
 		}
 	} else if (strcmp(name, "keys") == 0) {
 		char path[8192];
-		if (value[0] == '/')
-			snprintf(path, sizeof(path), "%s", value);
-		else
-			snprintf(path, sizeof(path), "%s/%s", p->base_dir, value);
-		if (keys_load_public(path, &e->keys) < 0)
+		if (util_path_join(p->base_dir, value, path, sizeof(path)) < 0 ||
+		    keys_load_public(path, &e->keys) < 0)
 			return description_fail(p, "cannot read public keys from", name, value);
 	} else if (strcmp(name, "sign_public") == 0) {
 		if (util_hex_decode(value, e->keys.sign, KEYS_SIGN_PUBLIC) < 0)

@@ -21,9 +21,7 @@ struct ua_parse {
 
 static int set_path(const struct ua_parse *p, char *dst, size_t cap, const char *value)
 {
-	int n = value[0] == '/' ? snprintf(dst, cap, "%s", value)
-				: snprintf(dst, cap, "%s/%s", p->base, value);
-	return n > 0 && (size_t)n < cap ? 0 : -ENAMETOOLONG;
+	return util_path_join(p->base, value, dst, cap);
 }
 
 static int set_portals(struct node_config *nc, const char *value)

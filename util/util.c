@@ -203,6 +203,15 @@ fail:
 	return err;
 }
 
+int util_path_join(const char *base_dir, const char *value, char *out, size_t len)
+{
+	if (!value[0])
+		return -EINVAL;
+	int n = value[0] == '/' ? snprintf(out, len, "%s", value)
+				: snprintf(out, len, "%s/%s", base_dir, value);
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
 int util_parse_address(const char *text, struct sockaddr_storage *out)
 {
 	char host[64];

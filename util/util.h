@@ -41,6 +41,10 @@ int util_read_file(const char *path, size_t max_len, uint8_t **out, size_t *out_
 /* Writes a file atomically (temporary file + rename) with the given mode. */
 int util_write_file(const char *path, const void *data, size_t len, unsigned mode);
 
+/* A path from a config file: value itself when absolute, else base_dir/value.
+ * Returns 0, -EINVAL for an empty value, -ENAMETOOLONG. */
+int util_path_join(const char *base_dir, const char *value, char *out, size_t len);
+
 /* Parses "a.b.c.d:port" or "[v6]:port" into a sockaddr_storage. */
 int util_parse_address(const char *text, struct sockaddr_storage *out);
 

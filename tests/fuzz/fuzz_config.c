@@ -28,28 +28,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int write_temp(const uint8_t *data, size_t size, char path[64])
-{
-	strcpy(path, "/tmp/anosip-fuzz-config-XXXXXX");
-	int fd = mkstemp(path);
-	if (fd < 0)
-		return -1;
-	size_t done = 0;
-	while (done < size) {
-		ssize_t w = write(fd, data + done, size - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			close(fd);
-			unlink(path);
-			return -1;
-		}
-		done += (size_t)w;
-	}
-	close(fd);
-	return 0;
-}
-
 /* A string field must end inside its array. */
 static size_t field_len(const char *s, size_t cap, const char *what)
 {
@@ -109,7 +87,7 @@ static void check_loaded(const struct node_config *c, const char *path)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[64];
-	if (write_temp(data, size, path) < 0)
+	if (fuzz_write_temp("config", data, size, path) < 0)
 		return 0;
 	/* Large (five 4 KiB paths): static, and cleared by node_config_load. */
 	static struct node_config cfg;

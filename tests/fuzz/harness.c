@@ -1,13 +1,16 @@
 /* Shared fixtures for the libFuzzer targets; see harness.h. */
 #include "tests/fuzz/harness.h"
 
+#include "circuit.pb-c.h"
 #include "directory.pb-c.h"
 #include "routed.pb-c.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct fuzz_fixtures fixtures;
 static int fixtures_ready;
@@ -36,6 +39,9 @@ const struct fuzz_fixtures *fuzz_fixtures(void)
 	memset(fixtures.session_key, 0x44, sizeof(fixtures.session_key));
 	memset(fixtures.initiator_eph_secret, 0x55, sizeof(fixtures.initiator_eph_secret));
 	memset(fixtures.responder_eph_secret, 0x66, sizeof(fixtures.responder_eph_secret));
+	fixed_pair(0x88, &fixtures.nickname);
+	memset(fixtures.circuit_x_secret, 0x9a, sizeof(fixtures.circuit_x_secret));
+	memset(fixtures.circuit_y_secret, 0xab, sizeof(fixtures.circuit_y_secret));
 	fixtures_ready = 1;
 	return &fixtures;
 }
@@ -192,6 +198,349 @@ uint8_t *fuzz_sign_routed(const struct keys_pair *signer, const char *dest_id, c
 	uint8_t *out = malloc(*out_len ? *out_len : 1);
 	if (out)
 		anosip__v1__routed_signed__pack(&rs, out);
+	return out;
+}
+
+void fuzz_take(const uint8_t **data, size_t *size, void *out, size_t len)
+{
+	size_t n = *size < len ? *size : len;
+	memset(out, 0, len);
+	if (n)
+		memcpy(out, *data, n);
+	*data += n;
+	*size -= n;
+}
+
+uint64_t fuzz_le(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int fuzz_write_temp(const char *what, const uint8_t *data, size_t size, char path[64])
+{
+	snprintf(path, 64, "/tmp/anosip-fuzz-%.20s-XXXXXX", what);
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	size_t done = 0;
+	while (done < size) {
+		ssize_t w = write(fd, data + done, size - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			close(fd);
+			unlink(path);
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Deeper nesting than any message of proto/ has. */
+#define WALK_DEPTH_MAX 16
+
+static volatile uint8_t sink;
+
+static void touch(const uint8_t *p, size_t len)
+{
+	if (len && !p)
+		fuzz_fail("a field claims a length but has no data");
+	for (size_t i = 0; i < len; i++)
+		sink ^= p[i];
+}
+
+/* Whether field f of m may be read: a oneof member only when its case is
+ * set (the members share storage); any other field always, though a
+ * message field may still be NULL. */
+static int present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+	const char *base = (const char *)m;
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+		return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
+	return 1;
+}
+
+/* The oneof cases of m name fields of m that belong to that oneof. */
+static void check_oneofs(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *base = (const char *)m;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
+			continue;
+		uint32_t c = *(const uint32_t *)(base + f->quantifier_offset);
+		if (c == 0)
+			continue;
+		const ProtobufCFieldDescriptor *g = protobuf_c_message_descriptor_get_field(d, c);
+		if (!g || !(g->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+		    g->quantifier_offset != f->quantifier_offset)
+			fuzz_fail("a oneof case is not one of the oneof's fields");
+	}
+}
+
+static int walk(const ProtobufCMessage *m, int depth)
+{
+	if (depth > WALK_DEPTH_MAX)
+		fuzz_fail("decoded messages nest deeper than proto/ allows");
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *base = (const char *)m;
+	int field_zero = 0;
+	if (m->n_unknown_fields && !m->unknown_fields)
+		fuzz_fail("a message claims unknown fields but has none");
+	for (unsigned i = 0; i < m->n_unknown_fields; i++) {
+		touch(m->unknown_fields[i].data, m->unknown_fields[i].len);
+		if (m->unknown_fields[i].tag == 0)
+			field_zero = 1;
+	}
+	check_oneofs(m);
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (!present(m, f))
+			continue;
+		size_t n = 1;
+		const char *at = base + f->offset;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)(base + f->quantifier_offset);
+			at = *(const char *const *)at;
+			if (n && !at)
+				fuzz_fail("a repeated field claims elements but has none");
+		}
+		for (size_t k = 0; k < n; k++) {
+			if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+				const ProtobufCMessage *sub =
+				    ((const ProtobufCMessage *const *)at)[k];
+				if (!sub) {
+					if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+						fuzz_fail("a oneof case is set without its member");
+					continue;
+				}
+				field_zero |= walk(sub, depth + 1);
+			} else if (f->type == PROTOBUF_C_TYPE_STRING) {
+				const char *s = ((const char *const *)at)[k];
+				if (s)
+					touch((const uint8_t *)s, strlen(s) + 1);
+			} else if (f->type == PROTOBUF_C_TYPE_BYTES) {
+				const ProtobufCBinaryData *b =
+				    &((const ProtobufCBinaryData *)at)[k];
+				touch(b->data, b->len);
+			}
+		}
+	}
+	return field_zero;
+}
+
+int fuzz_walk_message(const ProtobufCMessage *m)
+{
+	return walk(m, 0);
+}
+
+size_t fuzz_seal_fixed(const uint8_t *m, size_t len, const uint8_t pk[32], uint8_t *out)
+{
+	uint8_t seed[crypto_box_SEEDBYTES], esk[crypto_box_SECRETKEYBYTES];
+	uint8_t nonce[crypto_box_NONCEBYTES], both[64];
+	memset(seed, 0x99, sizeof(seed));
+	crypto_box_seed_keypair(out, esk, seed);
+	memcpy(both, out, 32);
+	memcpy(both + 32, pk, 32);
+	crypto_generichash(nonce, sizeof(nonce), both, sizeof(both), NULL, 0);
+	if (crypto_box_easy(out + crypto_box_PUBLICKEYBYTES, m, len, nonce, pk, esk) != 0)
+		fuzz_fail("crypto_box_easy");
+	sodium_memzero(esk, sizeof(esk));
+	return len + crypto_box_SEALBYTES;
+}
+
+/* --- circuits --- */
+
+int fuzz_nickname_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n < 1 || n > 63)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+uint8_t *fuzz_create_transcript(const char *lighthouse_id, const uint8_t client_public[32],
+				uint64_t sent_unix_ms, const char *nickname, size_t *len)
+{
+	static const char context[] = "anosip-create-v1";
+	const size_t ctx = sizeof(context) - 1, id = strlen(lighthouse_id), nick = strlen(nickname);
+	uint8_t *t = malloc(ctx + 1 + id + 32 + 8 + 1 + nick);
+	if (!t)
+		return NULL;
+	size_t n = 0;
+	memcpy(t, context, ctx);
+	n += ctx;
+	t[n++] = (uint8_t)id;
+	memcpy(t + n, lighthouse_id, id);
+	n += id;
+	memcpy(t + n, client_public, 32);
+	n += 32;
+	for (int i = 7; i >= 0; i--)
+		t[n++] = (uint8_t)(sent_unix_ms >> (8 * i));
+	t[n++] = (uint8_t)nick;
+	memcpy(t + n, nickname, nick);
+	*len = n + nick;
+	return t;
+}
+
+uint8_t *fuzz_create_request(const struct fuzz_create *c, size_t *len)
+{
+	size_t tn;
+	uint8_t proof[crypto_sign_BYTES];
+	uint8_t *t = fuzz_create_transcript(c->proof_lighthouse, c->client_public, c->sent_unix_ms,
+					    c->nickname, &tn);
+	if (!t)
+		return NULL;
+	crypto_sign_detached(proof, NULL, t, tn, c->signer->sign_secret);
+	free(t);
+
+	Anosip__V1__CreateRequest req;
+	anosip__v1__create_request__init(&req);
+	req.version = c->version;
+	req.client_public.data = (uint8_t *)c->client_public;
+	req.client_public.len = 32;
+	req.nickname = (char *)c->nickname;
+	req.nickname_public.data = (uint8_t *)c->nickname_public;
+	req.nickname_public.len = 32;
+	req.sent_unix_ms = c->sent_unix_ms;
+	req.sign_up = c->sign_up != 0;
+	req.proof.data = proof;
+	req.proof.len = sizeof(proof);
+	*len = anosip__v1__create_request__get_packed_size(&req);
+	uint8_t *out = malloc(*len ? *len : 1);
+	if (out && anosip__v1__create_request__pack(&req, out) != *len)
+		fuzz_fail("CreateRequest packed size disagrees with pack");
+	return out;
+}
+
+void fuzz_circuit_derive(const uint8_t s1[32], const uint8_t s2[32], const char *lighthouse_id,
+			 const uint8_t lighthouse_kx[32], const uint8_t x_pub[32],
+			 const uint8_t y_pub[32], struct fuzz_circuit_keys *k)
+{
+	static const char master_context[] = "anosip-circuit-v1";
+	static const char auth_context[] = "anosip-circuit-auth";
+	static const char kdf_context[crypto_kdf_CONTEXTBYTES] = {'a', 'n', 'o', 's',
+								  'c', 'i', 'r', 'c'};
+	uint8_t master[32], auth_key[32];
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, sizeof(master));
+	crypto_generichash_update(&st, (const uint8_t *)master_context, sizeof(master_context) - 1);
+	crypto_generichash_update(&st, s1, 32);
+	crypto_generichash_update(&st, s2, 32);
+	crypto_generichash_update(&st, (const uint8_t *)lighthouse_id, strlen(lighthouse_id));
+	crypto_generichash_update(&st, lighthouse_kx, 32);
+	crypto_generichash_update(&st, x_pub, 32);
+	crypto_generichash_update(&st, y_pub, 32);
+	crypto_generichash_final(&st, master, sizeof(master));
+	crypto_kdf_derive_from_key(k->forward, 32, 1, kdf_context, master);
+	crypto_kdf_derive_from_key(k->backward, 32, 2, kdf_context, master);
+	crypto_kdf_derive_from_key(k->confirm, 32, 3, kdf_context, master);
+	crypto_kdf_derive_from_key(auth_key, 32, 4, kdf_context, master);
+	crypto_generichash_init(&st, auth_key, sizeof(auth_key), 32);
+	crypto_generichash_update(&st, (const uint8_t *)auth_context, sizeof(auth_context) - 1);
+	crypto_generichash_update(&st, x_pub, 32);
+	crypto_generichash_update(&st, y_pub, 32);
+	crypto_generichash_final(&st, k->auth, 32);
+}
+
+void fuzz_circuit_x(uint8_t x_pub[32])
+{
+	crypto_scalarmult_base(x_pub, fuzz_fixtures()->circuit_x_secret);
+}
+
+void fuzz_circuit_y(uint8_t y_pub[32])
+{
+	crypto_scalarmult_base(y_pub, fuzz_fixtures()->circuit_y_secret);
+}
+
+void fuzz_circuit_client(struct circ_client *cc)
+{
+	const struct fuzz_fixtures *f = fuzz_fixtures();
+	memset(cc, 0, sizeof(*cc));
+	memcpy(cc->eph_secret, f->circuit_x_secret, 32);
+	fuzz_circuit_x(cc->eph_public);
+	snprintf(cc->lighthouse_id, sizeof(cc->lighthouse_id), "%s", FUZZ_LIGHTHOUSE_ID);
+	memcpy(cc->lighthouse_kx, f->responder.pub.kx, 32);
+}
+
+void fuzz_circuit_fixed_keys(struct fuzz_circuit_keys *k)
+{
+	const struct fuzz_fixtures *f = fuzz_fixtures();
+	uint8_t x[32], y[32], s1[32], s2[32];
+	fuzz_circuit_x(x);
+	fuzz_circuit_y(y);
+	if (crypto_scalarmult(s1, f->circuit_y_secret, x) != 0 ||
+	    crypto_scalarmult(s2, f->responder.kx_secret, x) != 0)
+		fuzz_fail("the fixed circuit keys do not agree");
+	fuzz_circuit_derive(s1, s2, FUZZ_LIGHTHOUSE_ID, f->responder.pub.kx, x, y, k);
+}
+
+uint8_t *fuzz_created(const uint8_t *plain, size_t len, size_t *out_len)
+{
+	static const uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+	struct fuzz_circuit_keys k;
+	uint8_t y[32];
+	fuzz_circuit_fixed_keys(&k);
+	fuzz_circuit_y(y);
+	size_t sealed_len = len + crypto_aead_chacha20poly1305_ietf_ABYTES;
+	uint8_t *sealed = malloc(sealed_len);
+	if (!sealed)
+		return NULL;
+	crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain, len, NULL, 0, NULL, nonce,
+						  k.confirm);
+	Anosip__V1__Created c;
+	anosip__v1__created__init(&c);
+	c.server_public.data = y;
+	c.server_public.len = 32;
+	c.auth.data = k.auth;
+	c.auth.len = 32;
+	c.sealed.data = sealed;
+	c.sealed.len = sealed_len;
+	*out_len = anosip__v1__created__get_packed_size(&c);
+	uint8_t *out = malloc(*out_len);
+	if (out)
+		anosip__v1__created__pack(&c, out);
+	free(sealed);
+	return out;
+}
+
+uint8_t *fuzz_sign_certificate(const struct keys_pair *signer, const uint8_t *body, size_t len,
+			       size_t *out_len)
+{
+	static const char context[] = "anosip-cert-v1";
+	const size_t ctx = sizeof(context) - 1;
+	uint8_t sig[crypto_sign_BYTES];
+	uint8_t *m = malloc(ctx + len);
+	if (!m)
+		return NULL;
+	memcpy(m, context, ctx);
+	if (len)
+		memcpy(m + ctx, body, len);
+	crypto_sign_detached(sig, NULL, m, ctx + len, signer->sign_secret);
+	free(m);
+
+	Anosip__V1__SignedCertificate sc;
+	anosip__v1__signed_certificate__init(&sc);
+	sc.certificate.data = (uint8_t *)body;
+	sc.certificate.len = len;
+	sc.signature.data = sig;
+	sc.signature.len = sizeof(sig);
+	*out_len = anosip__v1__signed_certificate__get_packed_size(&sc);
+	uint8_t *out = malloc(*out_len ? *out_len : 1);
+	if (out)
+		anosip__v1__signed_certificate__pack(&sc, out);
 	return out;
 }
 

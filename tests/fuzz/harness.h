@@ -7,9 +7,12 @@
 #ifndef ANOSIP_FUZZ_HARNESS_H
 #define ANOSIP_FUZZ_HARNESS_H
 
+#include "circuit/circuit.h"
 #include "keys/keys.h"
 #include "link/link.h"
 #include "topo/topo.h"
+
+#include <protobuf-c/protobuf-c.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +31,9 @@ struct fuzz_fixtures {
 	uint8_t session_key[32];	  /* the rx key of fuzz_frame's session */
 	uint8_t initiator_eph_secret[32]; /* replaces the handshake's random one */
 	uint8_t responder_eph_secret[32];
+	struct keys_pair nickname;    /* a ua's nickname key (circuits) */
+	uint8_t circuit_x_secret[32]; /* the ua's ephemeral x of a circuit */
+	uint8_t circuit_y_secret[32]; /* the lighthouse's ephemeral y */
 };
 
 /* Initialises libsodium and the fixtures once; aborts if that fails. */
@@ -81,6 +87,100 @@ const struct keys_pair *fuzz_node_keys(int index);
  * an encoded RoutedSigned in a malloc'd buffer the caller frees, or NULL. */
 uint8_t *fuzz_sign_routed(const struct keys_pair *signer, const char *dest_id, const uint8_t *body,
 			  size_t len, size_t *out_len);
+
+/* Copies the next len bytes of the input to out and moves past them; what
+ * the input lacks is zeros. Targets read their fixed-size headers so. */
+void fuzz_take(const uint8_t **data, size_t *size, void *out, size_t len);
+/* The n-byte little-endian number at p (n <= 8). */
+uint64_t fuzz_le(const uint8_t *p, int n);
+
+/* Writes data to a fresh file under /tmp (mkstemp, named after what, at
+ * most 20 characters) for the targets whose parser reads a path; path is
+ * then its name, which the caller unlinks. Returns 0, or -1 on failure
+ * (nothing is left behind). */
+int fuzz_write_temp(const char *what, const uint8_t *data, size_t size, char path[64]);
+
+/* Walks a decoded message through its descriptors and checks it is what
+ * code reading it without checks relies on: a oneof case is one of its
+ * fields and has its member; every string, bytes and unknown field that
+ * claims content has it, and all of it is read byte by byte (so ASan sees
+ * an overrun); nesting stays within 16. Returns 1 if some message in the
+ * tree kept an unknown field numbered 0, which libprotobuf-c 1.4.1 takes
+ * from a non-canonical tag ("80 00") and re-encodes as a tag it refuses
+ * (docs/robustness.md, finding 2). */
+int fuzz_walk_message(const ProtobufCMessage *m);
+
+/* crypto_box_seal with a fixed ephemeral key in place of a random one, so
+ * the output is the same on every run: the ephemeral public key, then
+ * crypto_box_easy under the nonce BLAKE2b-192(ephemeral pk || recipient
+ * pk). out holds len + crypto_box_SEALBYTES bytes; returns that length. */
+size_t fuzz_seal_fixed(const uint8_t *m, size_t len, const uint8_t pk[32], uint8_t *out);
+
+/* --- circuits (circuit/, docs/protocol.md section 4) ---
+ * The lighthouse is beta (the responder's keys), the ua's nickname key is
+ * fixtures.nickname, the ephemeral keys are the fixed x and y, and the
+ * clock is fixed. Everything below is our own reading of the protocol,
+ * written from docs/protocol.md, not a call into circuit/. */
+#define FUZZ_LIGHTHOUSE_ID FUZZ_RESPONDER_ID
+#define FUZZ_NICKNAME "mother"
+#define FUZZ_NOW_MS 1700000000000ull
+#define FUZZ_NOW_S (FUZZ_NOW_MS / 1000)
+#define FUZZ_CREATE_MAX_SEALED 4096 /* the largest Create.sealed circ_server_open opens */
+
+/* 1 if name is a nickname: 1 to 63 of [a-z0-9._-]. */
+int fuzz_nickname_ok(const char *name);
+
+/* What the nickname key signs in a CreateRequest: "anosip-create-v1" ||
+ * (uint8)len || lighthouse_id || X || BE64(sent_unix_ms) || (uint8)len ||
+ * nickname. malloc'd; NULL when out of memory. */
+uint8_t *fuzz_create_transcript(const char *lighthouse_id, const uint8_t client_public[32],
+				uint64_t sent_unix_ms, const char *nickname, size_t *len);
+
+/* A CreateRequest whose proof is really signed by signer over the
+ * transcript naming proof_lighthouse (the fields as given, nickname_public
+ * included, so they may disagree). Returns the encoding, malloc'd. */
+struct fuzz_create {
+	uint32_t version;
+	uint8_t client_public[32];
+	const char *nickname;
+	const uint8_t *nickname_public; /* 32 bytes */
+	uint64_t sent_unix_ms;
+	int sign_up;
+	const char *proof_lighthouse;
+	const struct keys_pair *signer;
+};
+uint8_t *fuzz_create_request(const struct fuzz_create *c, size_t *len);
+
+/* The four keys of a circuit: master = BLAKE2b-256("anosip-circuit-v1" ||
+ * s1 || s2 || lighthouse_id || B || X || Y); forward, backward, confirm and
+ * the auth key by crypto_kdf (context "anoscirc", ids 1..4); auth =
+ * BLAKE2b-256(key = auth key, "anosip-circuit-auth" || X || Y). */
+struct fuzz_circuit_keys {
+	uint8_t forward[32], backward[32], confirm[32], auth[32];
+};
+void fuzz_circuit_derive(const uint8_t s1[32], const uint8_t s2[32], const char *lighthouse_id,
+			 const uint8_t lighthouse_kx[32], const uint8_t x_pub[32],
+			 const uint8_t y_pub[32], struct fuzz_circuit_keys *k);
+
+/* The fixed client's ephemeral public key X and the fixed lighthouse's Y. */
+void fuzz_circuit_x(uint8_t x_pub[32]);
+void fuzz_circuit_y(uint8_t y_pub[32]);
+
+/* The ua's state after circ_client_create, with the fixed x: ready for
+ * circ_client_finish (which wipes it, so make one per call). */
+void fuzz_circuit_client(struct circ_client *cc);
+
+/* The keys the lighthouse beta derives for the fixed x and the fixed y. */
+void fuzz_circuit_fixed_keys(struct fuzz_circuit_keys *k);
+
+/* An encoded Created as beta would answer the fixed client with the fixed
+ * y: Y, auth and AEAD(confirm key, nonce 0, plain). malloc'd. */
+uint8_t *fuzz_created(const uint8_t *plain, size_t len, size_t *out_len);
+
+/* The certificate signature rule of circuit/data.c: Ed25519 by signer over
+ * "anosip-cert-v1" || body. Returns an encoded SignedCertificate, malloc'd. */
+uint8_t *fuzz_sign_certificate(const struct keys_pair *signer, const uint8_t *body, size_t len,
+			       size_t *out_len);
 
 /* Aborts with a message: a broken invariant is a finding, like a crash. */
 void fuzz_fail(const char *what) __attribute__((noreturn));

@@ -11,6 +11,8 @@
 #include "routed.pb-c.h"
 #include "util/util.h"
 
+#include <endian.h>
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,23 +335,6 @@ static void routed_corpus(void)
 
 /* --- fuzz_routed_open --- */
 
-/* crypto_box_seal with a fixed ephemeral key in place of a random one, so
- * the seed is the same on every run: the ephemeral public key, then
- * crypto_box_easy under the nonce BLAKE2b-192(ephemeral pk || recipient pk). */
-static size_t seal_fixed(const uint8_t *m, size_t len, const uint8_t pk[32], uint8_t *out)
-{
-	uint8_t seed[crypto_box_SEEDBYTES], esk[crypto_box_SECRETKEYBYTES];
-	uint8_t nonce[crypto_box_NONCEBYTES], both[64];
-	memset(seed, 0x99, sizeof(seed));
-	crypto_box_seed_keypair(out, esk, seed);
-	memcpy(both, out, 32);
-	memcpy(both + 32, pk, 32);
-	crypto_generichash(nonce, sizeof(nonce), both, sizeof(both), NULL, 0);
-	if (crypto_box_easy(out + crypto_box_PUBLICKEYBYTES, m, len, nonce, pk, esk) != 0)
-		fuzz_fail("crypto_box_easy");
-	return len + crypto_box_SEALBYTES;
-}
-
 /* An encoded RoutedBody from the topology's node source, with a Ping. */
 static size_t routed_body(int source, Anosip__V1__RoutedType type, uint8_t *out)
 {
@@ -394,7 +379,7 @@ static void routed_open_corpus(void)
 	if (!inner || inner_len + crypto_box_SEALBYTES > sizeof(sealed))
 		fuzz_fail("fuzz_sign_routed");
 	put("fuzz_routed_open", "plain-from-alpha", 1, 1, inner, inner_len);
-	size_t sealed_len = seal_fixed(inner, inner_len, self_kx, sealed);
+	size_t sealed_len = fuzz_seal_fixed(inner, inner_len, self_kx, sealed);
 	uint8_t check[512];
 	if (crypto_box_seal_open(check, sealed, sealed_len, self_kx,
 				 fuzz_node_keys(FUZZ_TOPO_SELF)->kx_secret) != 0 ||
@@ -571,6 +556,407 @@ static void control_corpus(void)
 	text_seed("fuzz_control", "blank", " \t\r\n");
 }
 
+/* --- fuzz_circuit_create --- */
+
+/* put() with a prefix: mode byte, then head, then data. */
+static void put2(const char *target, const char *name, uint8_t mode, const void *head,
+		 size_t head_len, const void *data, size_t len)
+{
+	uint8_t *buf = malloc(head_len + len + 1);
+	if (!buf)
+		fuzz_fail("out of memory");
+	if (head_len)
+		memcpy(buf, head, head_len);
+	if (len)
+		memcpy(buf + head_len, data, len);
+	put(target, name, mode, 1, buf, head_len + len);
+	free(buf);
+}
+
+/* A CreateRequest of the fixed ua (x, the nickname key), proof really
+ * signed; *len is its length. */
+static uint8_t *fixed_request(const char *nickname, uint64_t sent, int sign_up, size_t *len)
+{
+	const struct fuzz_fixtures *f = fuzz_fixtures();
+	struct fuzz_create c = {
+	    .version = 1,
+	    .nickname = nickname,
+	    .nickname_public = f->nickname.pub.sign,
+	    .sent_unix_ms = sent,
+	    .sign_up = sign_up,
+	    .proof_lighthouse = FUZZ_LIGHTHOUSE_ID,
+	    .signer = &f->nickname,
+	};
+	fuzz_circuit_x(c.client_public);
+	uint8_t *r = fuzz_create_request(&c, len);
+	if (!r)
+		fuzz_fail("fuzz_create_request");
+	return r;
+}
+
+/* The request padded with an unknown bytes field (number 15) to exactly
+ * want bytes. */
+static uint8_t *padded_request(size_t want)
+{
+	size_t len;
+	uint8_t *r = fixed_request(FUZZ_NICKNAME, FUZZ_NOW_MS, 1, &len);
+	uint8_t *out = malloc(want);
+	if (!out || want < len + 4)
+		fuzz_fail("padded_request");
+	memcpy(out, r, len);
+	size_t pad = want - len - 3; /* tag, two length bytes */
+	out[len] = 15 << 3 | 2;
+	out[len + 1] = (uint8_t)(0x80 | (pad & 0x7f));
+	out[len + 2] = (uint8_t)(pad >> 7);
+	memset(out + len + 3, 'p', pad);
+	free(r);
+	return out;
+}
+
+/* fuzz_circuit_create mode 2: the 49-byte header, then tail. */
+static void signed_seed(const char *name, uint8_t flags, int64_t sent_offset, const uint8_t *key,
+			const char *tail, size_t tail_len)
+{
+	uint8_t head[49];
+	memset(head, 0, sizeof(head));
+	head[0] = flags;
+	uint64_t off = htole64((uint64_t)sent_offset);
+	memcpy(head + 5, &off, 8);
+	if (key)
+		memcpy(head + 13, key, 32);
+	uint32_t expires = htole32(3600);
+	memcpy(head + 45, &expires, 4);
+	put2("fuzz_circuit_create", name, 2, head, sizeof(head), tail, tail_len);
+}
+
+static void circuit_create_corpus(void)
+{
+	const uint8_t *lh_kx = fuzz_fixtures()->responder.pub.kx;
+	uint8_t sealed[FUZZ_CREATE_MAX_SEALED + 64];
+	size_t len;
+
+	/* Mode 0 and 1: the fixed ua's request, sealed and as plaintext. */
+	uint8_t *r = fixed_request(FUZZ_NICKNAME, FUZZ_NOW_MS, 0, &len);
+	size_t sealed_len = fuzz_seal_fixed(r, len, lh_kx, sealed);
+	put("fuzz_circuit_create", "raw-request", 0, 1, sealed, sealed_len);
+	put("fuzz_circuit_create", "sealed-request", 1, 1, r, len);
+	free(r);
+	r = fixed_request("a.b_c-9", FUZZ_NOW_MS - 60000, 1, &len);
+	put("fuzz_circuit_create", "sealed-sign-up-60s-old", 1, 1, r, len);
+	free(r);
+	r = fixed_request(FUZZ_NICKNAME, FUZZ_NOW_MS + 60001, 0, &len);
+	put("fuzz_circuit_create", "sealed-from-the-future", 1, 1, r, len);
+	free(r);
+	/* The largest request that opens, and one byte more. */
+	size_t most = FUZZ_CREATE_MAX_SEALED - crypto_box_SEALBYTES;
+	r = padded_request(most);
+	put("fuzz_circuit_create", "sealed-largest", 1, 1, r, most);
+	free(r);
+	r = padded_request(most + 1);
+	put("fuzz_circuit_create", "sealed-one-too-large", 1, 1, r, most + 1);
+	free(r);
+
+	/* Mode 2: chosen fields, really signed. */
+	static const char tail[] = "mother\0a certificate";
+	signed_seed("signed-valid", 0, 0, NULL, tail, sizeof(tail) - 1);
+	signed_seed("signed-sign-up", 1, -60000, NULL, tail, sizeof(tail) - 1);
+	signed_seed("signed-proof-for-gamma", 4, 0, NULL, tail, sizeof(tail) - 1);
+	signed_seed("signed-by-another-key", 8, 0, NULL, tail, sizeof(tail) - 1);
+	signed_seed("signed-carries-another-key", 16, 0, NULL, tail, sizeof(tail) - 1);
+	signed_seed("signed-another-account", 8 | 16, 0, NULL, tail, sizeof(tail) - 1);
+	signed_seed("signed-stale", 0, -60001, NULL, tail, sizeof(tail) - 1);
+	signed_seed("signed-bad-nickname", 0, 0, NULL, "Mother\0", 7);
+	char longest[64 + 1];
+	memset(longest, 'n', 64);
+	longest[64] = 0;
+	signed_seed("signed-nickname-64", 0, 0, NULL, longest, 64);
+	signed_seed("signed-nickname-63", 0, 0, NULL, longest, 63);
+	/* X itself: the identity (all zeros) and a point of order 8. */
+	uint8_t x[32], key[32];
+	fuzz_circuit_x(x);
+	memcpy(key, x, 32);
+	signed_seed("signed-x-zero", 2, 0, key, tail, sizeof(tail) - 1);
+	static const uint8_t order8[32] = {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae,
+					   0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
+					   0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd,
+					   0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00};
+	for (int i = 0; i < 32; i++)
+		key[i] = x[i] ^ order8[i];
+	signed_seed("signed-x-order-8", 2, 0, key, tail, sizeof(tail) - 1);
+	uint8_t head[49];
+	memset(head, 0, sizeof(head));
+	head[1] = 3; /* version 2 */
+	put2("fuzz_circuit_create", "signed-version-2", 2, head, sizeof(head), tail,
+	     sizeof(tail) - 1);
+
+	/* Mode 3: the product's own client. */
+	static const uint8_t up = 1, down = 0;
+	put2("fuzz_circuit_create", "product-mother", 3, &down, 1, "mother", 6);
+	put2("fuzz_circuit_create", "product-sign-up-63", 3, &up, 1, longest, 63);
+	put2("fuzz_circuit_create", "product-invalid", 3, &down, 1, "moth er", 7);
+}
+
+/* --- fuzz_circuit_finish --- */
+
+/* A real certificate of the fixed ua, as the lighthouse makes it. */
+static uint8_t *fixed_certificate(uint64_t issued, uint64_t expires, size_t *len)
+{
+	const struct fuzz_fixtures *f = fuzz_fixtures();
+	uint8_t *out;
+	if (circ_certificate_sign(&f->responder, FUZZ_LIGHTHOUSE_ID, FUZZ_NICKNAME,
+				  f->nickname.pub.sign, issued, expires, &out, len) != 0)
+		fuzz_fail("circ_certificate_sign");
+	return out;
+}
+
+static void circuit_finish_corpus(void)
+{
+	size_t cert_len, len;
+	uint8_t *cert = fixed_certificate(FUZZ_NOW_S - 3600, FUZZ_NOW_S + 30 * 86400, &cert_len);
+	Anosip__V1__CreateConfirm c;
+	anosip__v1__create_confirm__init(&c);
+	c.certificate.data = cert;
+	c.certificate.len = cert_len;
+	c.binding_expires_s = 3600;
+	uint8_t confirm[512];
+	if (anosip__v1__create_confirm__get_packed_size(&c) > sizeof(confirm))
+		fuzz_fail("confirm seed too large");
+	size_t confirm_len = anosip__v1__create_confirm__pack(&c, confirm);
+	free(cert);
+
+	uint8_t *created = fuzz_created(confirm, confirm_len, &len);
+	put("fuzz_circuit_finish", "raw-created", 0, 1, created, len);
+	free(created);
+	created = fuzz_created(confirm, 0, &len);
+	put("fuzz_circuit_finish", "raw-created-empty-confirm", 0, 1, created, len);
+	/* The same with Y the identity (a low-order point). */
+	Anosip__V1__Created *cd = anosip__v1__created__unpack(NULL, len, created);
+	if (!cd || cd->server_public.len != 32)
+		fuzz_fail("our Created does not decode");
+	memset(cd->server_public.data, 0, 32);
+	uint8_t buf[256];
+	size_t n = anosip__v1__created__pack(cd, buf);
+	put("fuzz_circuit_finish", "raw-created-zero-y", 0, 1, buf, n);
+	anosip__v1__created__free_unpacked(cd, NULL);
+	free(created);
+
+	put("fuzz_circuit_finish", "sealed-confirm", 1, 1, confirm, confirm_len);
+	static const uint8_t bad[] = {0x0a, 0x10, 'c', 'u', 't'};
+	put("fuzz_circuit_finish", "sealed-undecodable", 1, 1, bad, sizeof(bad));
+	put("fuzz_circuit_finish", "lighthouse-confirm", 2, 1, confirm, confirm_len);
+	put("fuzz_circuit_finish", "lighthouse-empty", 2, 1, confirm, 0);
+}
+
+/* --- fuzz_circuit_data --- */
+
+static size_t record(uint8_t *out, const uint8_t *data, size_t len)
+{
+	out[0] = (uint8_t)(len >> 8);
+	out[1] = (uint8_t)len;
+	memcpy(out + 2, data, len);
+	return 2 + len;
+}
+
+static void circuit_data_corpus(void)
+{
+	struct circ_keys ua, lh;
+	memset(&ua, 0, sizeof(ua));
+	memset(ua.forward, 0xf0, 32);
+	memset(ua.backward, 0xb0, 32);
+	lh = ua;
+	lh.is_lighthouse = 1;
+	uint8_t buf[2048];
+	uint8_t *cells[3];
+	size_t cell_len[3];
+
+	/* Mode 0: three cells from each side, then the second again. */
+	for (int side = 0; side < 2; side++) {
+		struct circ_keys *tx = side ? &ua : &lh;
+		static const char *const text[3] = {"one", "", "three: a longer one"};
+		size_t n = 0;
+		buf[n++] = (uint8_t)side;
+		memset(buf + n, 0, 8);
+		n += 8;
+		for (int i = 0; i < 3; i++) {
+			if (circ_data_seal(tx, (const uint8_t *)text[i], strlen(text[i]), &cells[i],
+					   &cell_len[i]) != 0)
+				fuzz_fail("circ_data_seal");
+			n += record(buf + n, cells[i], cell_len[i]);
+		}
+		n += record(buf + n, cells[1], cell_len[1]);
+		put("fuzz_circuit_data", side ? "raw-cells-to-lighthouse" : "raw-cells-to-ua", 0, 1,
+		    buf, n);
+		for (int i = 0; i < 3; i++)
+			free(cells[i]);
+	}
+	/* The window at its end: a cell with counter 2^64 - 1. */
+	lh.sent = UINT64_MAX - 1;
+	if (circ_data_seal(&lh, (const uint8_t *)"last", 4, &cells[0], &cell_len[0]) != 0)
+		fuzz_fail("circ_data_seal");
+	size_t n = 0;
+	buf[n++] = 0;
+	memset(buf + n, 0xff, 8);
+	buf[n + 7] = 0xfe;
+	n += 8;
+	n += record(buf + n, cells[0], cell_len[0]);
+	n += record(buf + n, cells[0], cell_len[0]);
+	put("fuzz_circuit_data", "raw-last-counter", 0, 1, buf, n);
+	free(cells[0]);
+	/* A cell claiming 65535 bytes: over CIRC_DATA_MAX. */
+	static const uint8_t huge[] = {0,    0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+				       0xff, 0, 0, 0, 0, 0, 0, 0, 1};
+	put("fuzz_circuit_data", "raw-too-large", 0, 1, huge, sizeof(huge));
+
+	/* Mode 1: start counter, then (control, record) pairs. */
+	n = 0;
+	memset(buf, 0, 8);
+	n = 8;
+	static const struct {
+		uint8_t ctl;
+		const char *text;
+	} steps[] = {{0, "hello"}, {1, "world"}, {2, "lost"}, {4, "late"}, {1 | 4, "again"}};
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		buf[n++] = steps[i].ctl;
+		n += record(buf + n, (const uint8_t *)steps[i].text, strlen(steps[i].text));
+	}
+	/* CIRC_DATA_MAX and one more, as records that repeat their bytes. */
+	buf[n++] = 1;
+	buf[n++] = CIRC_DATA_MAX >> 8;
+	buf[n++] = CIRC_DATA_MAX & 0xff;
+	buf[n++] = 'm';
+	put("fuzz_circuit_data", "round-trip", 1, 1, buf, n);
+	static const uint8_t over[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, CIRC_DATA_MAX >> 8, 1, 'o'};
+	put("fuzz_circuit_data", "round-trip-too-large", 1, 1, over, sizeof(over));
+	static const uint8_t high[] = {0x3f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				       0,    0,	   1,	 'a',  1,    0,	   1,	 'b'};
+	put("fuzz_circuit_data", "round-trip-high-counters", 1, 1, high, sizeof(high));
+	/* The last counter, then one cell too many each way. */
+	static const uint8_t last[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+				       0,    0,	   1,	 'a',  0,    0,	   1,	 'b',
+				       1,    0,	   1,	 'c',  1,    0,	   1,	 'd'};
+	put("fuzz_circuit_data", "round-trip-last-counter", 1, 1, last, sizeof(last));
+}
+
+/* --- fuzz_certificate --- */
+
+static size_t certificate_body(const char *nickname, const char *lighthouse, uint64_t issued,
+			       uint64_t expires, uint8_t *out)
+{
+	Anosip__V1__Certificate c;
+	anosip__v1__certificate__init(&c);
+	c.nickname = (char *)nickname;
+	c.nickname_public.data = (uint8_t *)fuzz_fixtures()->nickname.pub.sign;
+	c.nickname_public.len = 32;
+	c.lighthouse = (char *)lighthouse;
+	c.issued_unix = issued;
+	c.expires_unix = expires;
+	return anosip__v1__certificate__pack(&c, out);
+}
+
+static void round_trip_seed(const char *name, int64_t issued, int64_t expires, const char *tail,
+			    size_t tail_len)
+{
+	uint8_t head[49];
+	memset(head, 0, sizeof(head));
+	memcpy(head + 1, fuzz_fixtures()->nickname.pub.sign, 32);
+	uint64_t v = htole64((uint64_t)issued);
+	memcpy(head + 33, &v, 8);
+	v = htole64((uint64_t)expires);
+	memcpy(head + 41, &v, 8);
+	put2("fuzz_certificate", name, 2, head, sizeof(head), tail, tail_len);
+}
+
+static void certificate_corpus(void)
+{
+	const uint64_t day = 86400;
+	size_t len;
+	uint8_t *cert = fixed_certificate(FUZZ_NOW_S - day, FUZZ_NOW_S + 29 * day, &len);
+	put("fuzz_certificate", "raw-valid", 0, 1, cert, len);
+	free(cert);
+	cert = fixed_certificate(FUZZ_NOW_S - 31 * day, FUZZ_NOW_S, &len);
+	put("fuzz_certificate", "raw-expired-now", 0, 1, cert, len);
+	free(cert);
+	cert = fixed_certificate(FUZZ_NOW_S + 300, FUZZ_NOW_S + 30 * day, &len);
+	put("fuzz_certificate", "raw-issued-in-300s", 0, 1, cert, len);
+	free(cert);
+
+	uint8_t body[256];
+	len =
+	    certificate_body(FUZZ_NICKNAME, FUZZ_LIGHTHOUSE_ID, FUZZ_NOW_S, FUZZ_NOW_S + day, body);
+	put("fuzz_certificate", "body-valid", 1, 1, body, len);
+	len = certificate_body(FUZZ_NICKNAME, FUZZ_LIGHTHOUSE_ID, FUZZ_NOW_S + 301,
+			       FUZZ_NOW_S + day, body);
+	put("fuzz_certificate", "body-issued-in-301s", 1, 1, body, len);
+	len = certificate_body("Mother", FUZZ_LIGHTHOUSE_ID, FUZZ_NOW_S, FUZZ_NOW_S + day, body);
+	put("fuzz_certificate", "body-bad-nickname", 1, 1, body, len);
+	put("fuzz_certificate", "body-empty", 1, 1, body, 0);
+
+	static const char tail[] = "mother\0beta";
+	round_trip_seed("round-trip", 0, 0, tail, sizeof(tail) - 1);
+	round_trip_seed("round-trip-expired", 0, -(int64_t)(30 * day), tail, sizeof(tail) - 1);
+	round_trip_seed("round-trip-issued-in-301s", 301, 0, tail, sizeof(tail) - 1);
+	round_trip_seed("round-trip-bad-nickname", 0, 0, "-\0", 2);
+}
+
+/* --- fuzz_ua_config --- */
+
+static void ua_config_corpus(void)
+{
+	text_seed("fuzz_ua_config", "minimal",
+		  "[ua]\nnickname = mother\nkey = mother.key\nlighthouse = node-1\n"
+		  "portals = node-4\ndirectory = directory.bin\nauthority = authority.pub\n"
+		  "control = mother.sock\n");
+	text_seed("fuzz_ua_config", "full",
+		  "; every key there is\r\n"
+		  "[ua]\r\n"
+		  "nickname = a.b_c-9\r\n"
+		  "key = /home/m/.anosip/mother.key\r\n"
+		  "lighthouse = node-1\r\n"
+		  "portals = node-4 node-5,node-6\r\n"
+		  "directory = ../shared/directory.bin\r\n"
+		  "authority: /etc/anosip/authority.pub\r\n"
+		  "control = /run/anosip/mother.sock ; inline comment\r\n"
+		  "sign_up = no\r\n"
+		  "log_level = debug\r\n");
+	text_seed("fuzz_ua_config", "eight-portals",
+		  "[ua]\nnickname = m\nkey = k\nlighthouse = l\n"
+		  "portals = p1 p2 p3 p4 p5 p6 p7 p8\ndirectory = d\nauthority = a\ncontrol = c\n"
+		  "sign_up = yes\n");
+	text_seed(
+	    "fuzz_ua_config", "nine-portals",
+	    "[ua]\nnickname = m\nkey = k\nlighthouse = l\n"
+	    "portals = p1 p2 p3 p4 p5 p6 p7 p8 p9\ndirectory = d\nauthority = a\ncontrol = c\n");
+	text_seed("fuzz_ua_config", "node-section",
+		  "[node]\nid = alpha\n[ua]\nnickname = Mother\n");
+}
+
+/* --- fuzz_home --- */
+
+static void home_corpus(void)
+{
+	uint8_t buf[256];
+	Anosip__V1__HomeClaim c;
+	anosip__v1__home_claim__init(&c);
+	c.nickname = FUZZ_NICKNAME;
+	c.request_id = 0x0123456789abcdefull;
+	put("fuzz_home", "claim", 0, 0, buf, anosip__v1__home_claim__pack(&c, buf));
+	Anosip__V1__HomeQuery q;
+	anosip__v1__home_query__init(&q);
+	q.nickname = "a.b_c-9";
+	q.request_id = 7;
+	put("fuzz_home", "query", 0, 0, buf, anosip__v1__home_query__pack(&q, buf));
+	Anosip__V1__HomeAnswer a;
+	anosip__v1__home_answer__init(&a);
+	a.request_id = 0x0123456789abcdefull;
+	a.nickname = FUZZ_NICKNAME;
+	a.lighthouse = FUZZ_LIGHTHOUSE_ID;
+	a.claim_accepted = 1;
+	put("fuzz_home", "answer-accepted", 0, 0, buf, anosip__v1__home_answer__pack(&a, buf));
+	a.lighthouse = "";
+	a.claim_accepted = 0;
+	put("fuzz_home", "answer-homed-nowhere", 0, 0, buf, anosip__v1__home_answer__pack(&a, buf));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -589,5 +975,11 @@ int main(int argc, char **argv)
 	link_message_corpus();
 	config_corpus();
 	control_corpus();
+	circuit_create_corpus();
+	circuit_finish_corpus();
+	circuit_data_corpus();
+	certificate_corpus();
+	ua_config_corpus();
+	home_corpus();
 	return 0;
 }

@@ -6,6 +6,8 @@
  * of order) and is refused; a lost cell costs nothing but itself. */
 #include "circuit/circuit.h"
 
+#include "util/util.h"
+
 #include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -79,15 +81,7 @@ static const char cert_context[] = "anosip-cert-v1";
 
 static uint8_t *cert_signed_input(const uint8_t *cert, size_t len, size_t *out_len)
 {
-	size_t ctx = sizeof(cert_context) - 1;
-	uint8_t *m = malloc(ctx + len + 1);
-	if (!m)
-		return NULL;
-	memcpy(m, cert_context, ctx);
-	if (len)
-		memcpy(m + ctx, cert, len);
-	*out_len = ctx + len;
-	return m;
+	return util_with_context(cert_context, cert, len, out_len);
 }
 
 int circ_certificate_sign(const struct keys_pair *lighthouse_keys, const char *lighthouse_id,

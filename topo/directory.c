@@ -16,19 +16,10 @@
 #define DIRECTORY_VERSION 1
 static const char directory_context[] = "anosip-directory-v1";
 
-/* Signature input: a fixed context string, then the encoded Directory. */
+/* Signature input: the context string, then the encoded Directory. */
 static uint8_t *signed_bytes(const uint8_t *body, size_t len, size_t *out_len)
 {
-	size_t ctx = sizeof(directory_context) - 1;
-	uint8_t *m = malloc(ctx + len + 1);
-	if (!m)
-		return NULL;
-	memcpy(m, directory_context, ctx);
-	/* An empty body decodes as NULL, and memcpy from NULL is undefined even for 0 bytes. */
-	if (len)
-		memcpy(m + ctx, body, len);
-	*out_len = ctx + len;
-	return m;
+	return util_with_context(directory_context, body, len, out_len);
 }
 
 static int entry_from_node(const Anosip__V1__DirectoryNode *dn, struct topo_entry *e, char *err,

@@ -203,6 +203,19 @@ fail:
 	return err;
 }
 
+uint8_t *util_with_context(const char *context, const uint8_t *data, size_t len, size_t *out_len)
+{
+	size_t ctx = strlen(context);
+	uint8_t *m = malloc(ctx + len + 1);
+	if (!m)
+		return NULL;
+	memcpy(m, context, ctx);
+	if (len) /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(m + ctx, data, len);
+	*out_len = ctx + len;
+	return m;
+}
+
 int util_path_join(const char *base_dir, const char *value, char *out, size_t len)
 {
 	if (!value[0])

@@ -41,6 +41,12 @@ int util_read_file(const char *path, size_t max_len, uint8_t **out, size_t *out_
 /* Writes a file atomically (temporary file + rename) with the given mode. */
 int util_write_file(const char *path, const void *data, size_t len, unsigned mode);
 
+/* What a signature covers: a context string (so a signature made for one
+ * purpose never verifies for another), then the bytes. Returns a malloc'd
+ * buffer the caller frees (NULL when out of memory). data may be NULL when
+ * len is 0 (an empty protobuf field). */
+uint8_t *util_with_context(const char *context, const uint8_t *data, size_t len, size_t *out_len);
+
 /* A path from a config file: value itself when absolute, else base_dir/value.
  * Returns 0, -EINVAL for an empty value, -ENAMETOOLONG. */
 int util_path_join(const char *base_dir, const char *value, char *out, size_t len);

@@ -2,14 +2,17 @@
  *
  * Each subcommand measures one layer with no I/O and prints "key value"
  * lines: the raw AEAD rate for one frame (the ceiling a link is held
- * against), the link codec, one forwarding hop, and the end-to-end work of a
- * routed message. The live network half is in scripts/bench.sh.
+ * against), the link codec, one forwarding hop, the end-to-end work of a
+ * routed message, and the crypto of one circuit build. The live network half
+ * is in scripts/bench.sh, with `circuit-load` (bench/circuit_load.c), the
+ * load client that builds circuits through a testbed.
  *
  * The machine is shared and noisy, so every figure is the median of --runs
  * runs, each bounded by time (--seconds) and by an iteration cap: a slow
  * machine makes the numbers smaller, never the run longer. Rates are given
  * per wall-clock second (what the network measurements compare with) and per
  * CPU second of this thread (steadier when other processes take the core). */
+#include "circuit/circuit.h"
 #include "keys/keys.h"
 #include "link/link.h"
 #include "link.pb-c.h"
@@ -35,6 +38,9 @@
 #define DST_ID "node-6"
 
 static const char routed_context[] = "anosip-routed-v1"; /* as router/routed.c */
+
+/* bench/circuit_load.c: the live circuit load client. */
+int circuit_load_main(int argc, char **argv);
 
 struct bench_opts {
 	int runs;
@@ -622,6 +628,179 @@ static int bench_forward(const struct bench_opts *o)
 	return rc;
 }
 
+/* --- circuit: one build's crypto, every side, no I/O --- */
+
+#define CIRC_LH_ID "node-1"
+#define CIRC_NICK "bench-crypto-0123456789"
+
+struct ccrypto_ctx {
+	struct keys_pair lh, nick;
+	uint8_t *cert; /* a real certificate, for CreateConfirm */
+	size_t cert_len;
+	/* a request opened again and again by the server-only case */
+	uint8_t *fixed;
+	size_t fixed_len;
+	uint64_t fixed_ms;
+	/* a CREATED and the client state it answers, for the finish-only case */
+	struct circ_client fixed_cc;
+	Anosip__V1__Created fixed_created;
+};
+
+/* The lighthouse: circ_server_open, then circ_server_accept. */
+static int ccrypto_server(struct ccrypto_ctx *c, const uint8_t *sealed, size_t len,
+			  Anosip__V1__Created *created)
+{
+	Anosip__V1__CreateRequest *req;
+	struct circ_keys keys;
+	if (circ_server_open(&c->lh, CIRC_LH_ID, sealed, len, util_wall_ms(), &req) < 0)
+		return -1;
+	Anosip__V1__CreateConfirm confirm = ANOSIP__V1__CREATE_CONFIRM__INIT;
+	confirm.certificate.data = c->cert;
+	confirm.certificate.len = c->cert_len;
+	confirm.binding_expires_s = 3600;
+	int rc = circ_server_accept(&c->lh, CIRC_LH_ID, req, &confirm, created, &keys);
+	anosip__v1__create_request__free_unpacked(req, NULL);
+	circ_keys_wipe(&keys);
+	return rc < 0 ? -1 : 0;
+}
+
+static int ccrypto_client_create(struct ccrypto_ctx *c, struct circ_client *cc, uint8_t **sealed,
+				 size_t *len)
+{
+	return circ_client_create(cc, &c->nick, CIRC_NICK, CIRC_LH_ID, c->lh.pub.kx, 1, sealed,
+				  len) < 0
+		   ? -1
+		   : 0;
+}
+
+static int ccrypto_client_finish(struct circ_client *cc, const Anosip__V1__Created *created)
+{
+	struct circ_keys keys;
+	Anosip__V1__CreateConfirm *confirm = NULL;
+	if (circ_client_finish(cc, created, &keys, &confirm) < 0)
+		return -1;
+	int ok = confirm->certificate.len > 0;
+	anosip__v1__create_confirm__free_unpacked(confirm, NULL);
+	circ_keys_wipe(&keys);
+	return ok ? 0 : -1;
+}
+
+/* One whole build: create, open + accept, finish. */
+static int op_ccrypto_build(void *p)
+{
+	struct ccrypto_ctx *c = p;
+	struct circ_client cc;
+	Anosip__V1__Created created;
+	uint8_t *sealed;
+	size_t len;
+	if (ccrypto_client_create(c, &cc, &sealed, &len) < 0)
+		return -1;
+	int rc = ccrypto_server(c, sealed, len, &created);
+	free(sealed);
+	if (rc == 0) {
+		rc = ccrypto_client_finish(&cc, &created);
+		circ_created_free(&created);
+	}
+	return rc;
+}
+
+static int op_ccrypto_create(void *p)
+{
+	struct ccrypto_ctx *c = p;
+	struct circ_client cc;
+	uint8_t *sealed;
+	size_t len;
+	if (ccrypto_client_create(c, &cc, &sealed, &len) < 0)
+		return -1;
+	free(sealed);
+	sodium_memzero(&cc, sizeof(cc));
+	return 0;
+}
+
+/* A fresh fixed request when the one we have nears the lighthouse's
+ * CIRC_CREATE_MAX_AGE_MS (long --seconds); and its CREATED. */
+static int ccrypto_refresh(struct ccrypto_ctx *c)
+{
+	if (c->fixed && util_now_ms() - c->fixed_ms < CIRC_CREATE_MAX_AGE_MS / 2)
+		return 0;
+	free(c->fixed);
+	if (c->fixed_created.server_public.data)
+		circ_created_free(&c->fixed_created);
+	c->fixed = NULL;
+	memset(&c->fixed_created, 0, sizeof(c->fixed_created));
+	if (ccrypto_client_create(c, &c->fixed_cc, &c->fixed, &c->fixed_len) < 0 ||
+	    ccrypto_server(c, c->fixed, c->fixed_len, &c->fixed_created) < 0)
+		return -1;
+	c->fixed_ms = util_now_ms();
+	return 0;
+}
+
+static int op_ccrypto_server(void *p)
+{
+	struct ccrypto_ctx *c = p;
+	Anosip__V1__Created created;
+	if (ccrypto_refresh(c) < 0 || ccrypto_server(c, c->fixed, c->fixed_len, &created) < 0)
+		return -1;
+	circ_created_free(&created);
+	return 0;
+}
+
+/* circ_client_finish wipes the client state: each run finishes a copy. */
+static int op_ccrypto_finish(void *p)
+{
+	struct ccrypto_ctx *c = p;
+	struct circ_client cc = c->fixed_cc;
+	return ccrypto_client_finish(&cc, &c->fixed_created);
+}
+
+/* The certificate a sign-up makes the lighthouse sign. */
+static int op_ccrypto_cert(void *p)
+{
+	struct ccrypto_ctx *c = p;
+	uint8_t *cert;
+	size_t len;
+	uint64_t now = util_wall_ms() / 1000;
+	if (circ_certificate_sign(&c->lh, CIRC_LH_ID, CIRC_NICK, c->nick.pub.sign, now,
+				  now + 30 * 86400, &cert, &len) < 0)
+		return -1;
+	free(cert);
+	return 0;
+}
+
+static int bench_circuit_crypto(const struct bench_opts *o)
+{
+	struct ccrypto_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	int rc = -EIO;
+	uint64_t now = util_wall_ms() / 1000;
+	if (keys_generate(&c->lh) < 0 || keys_generate(&c->nick) < 0 ||
+	    circ_certificate_sign(&c->lh, CIRC_LH_ID, CIRC_NICK, c->nick.pub.sign, now,
+				  now + 30 * 86400, &c->cert, &c->cert_len) < 0 ||
+	    ccrypto_refresh(c) < 0)
+		goto out;
+	printf("circuit_crypto_create_bytes %zu\ncircuit_crypto_certificate_bytes %zu\n",
+	       c->fixed_len, c->cert_len);
+	const struct bench_case cases[] = {
+	    {"circuit_crypto_build", op_ccrypto_build, c},
+	    {"circuit_crypto_client_create", op_ccrypto_create, c},
+	    {"circuit_crypto_server", op_ccrypto_server, c},
+	    {"circuit_crypto_client_finish", op_ccrypto_finish, c},
+	    {"circuit_crypto_certificate", op_ccrypto_cert, c},
+	};
+	rc = measure(cases, 5, o);
+out:
+	free(c->fixed);
+	if (c->fixed_created.server_public.data)
+		circ_created_free(&c->fixed_created);
+	free(c->cert);
+	keys_wipe(&c->lh);
+	keys_wipe(&c->nick);
+	sodium_memzero(c, sizeof(*c));
+	free(c);
+	return rc;
+}
+
 /* --- the subcommand table --- */
 
 static int bench_all(const struct bench_opts *o);
@@ -638,6 +817,8 @@ static const struct {
     {"routed-crypto", bench_routed_crypto,
      "crypto_box_seal + sign, box_seal_open + verify (libsodium only)"},
     {"routed-codec", bench_routed_codec, "routed_seal + routed_open (the router's code)"},
+    {"circuit-crypto", bench_circuit_crypto,
+     "circuit build crypto: create, server open + accept, finish, certificate"},
     {"all", bench_all, "every one of the above"},
 };
 #define N_SUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
@@ -666,6 +847,8 @@ static void usage(void)
 		BENCH_RUNS_MAX);
 	for (size_t i = 0; i < N_SUBCOMMANDS; i++)
 		fprintf(stderr, "  %-14s %s\n", subcommands[i].name, subcommands[i].help);
+	fprintf(stderr, "  %-14s %s\n", "circuit-load",
+		"live: builds circuits through a testbed's portal (circuit-load --help)");
 }
 
 static int parse_long(const char *text, long min, long max, long *out)
@@ -684,6 +867,14 @@ int main(int argc, char **argv)
 	struct bench_opts o = {
 	    .runs = 3, .seconds = 0.4, .payload = -1, .body = -1, .discard = 400};
 	int i = 1;
+	/* The live load client has options of its own. */
+	if (argc >= 2 && strcmp(argv[1], "circuit-load") == 0) {
+		if (sodium_init() < 0) {
+			fprintf(stderr, "anosip-bench: sodium_init failed\n");
+			return 1;
+		}
+		return circuit_load_main(argc - 1, argv + 1);
+	}
 	for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
 		long v;
 		char *end;

@@ -11,12 +11,12 @@
 #define LH_CIRCUIT_BUCKETS 4096
 /* CREATEs the lighthouse takes per second, before any crypto: bounds its
  * CPU and keeps the replay memory below half full. */
-#define LH_CREATE_RATE 4000
+#define LH_CREATE_RATE 2000
 /* Replay memory: two generations of CREATE ephemeral keys, each
  * LH_SEEN_GENERATION_MS long, so a key stays at least that long — longer
  * than any CREATE is accepted (sent within 60 s either side of our clock,
  * so a replay comes at most 120 s after the original). */
-#define LH_SEEN_SLOTS (1u << 20)
+#define LH_SEEN_SLOTS (1u << 19)
 #define LH_SEEN_GENERATION_MS (2 * CIRC_CREATE_MAX_AGE_MS)
 #define LH_CLAIM_TIMEOUT_MS 8000
 #define LH_LOOKUP_CACHE 1024
@@ -28,6 +28,7 @@ struct lh_circuit {
 	char nickname[CIRC_NICKNAME_MAX + 1];
 	struct circ_keys keys;
 	struct lh_circuit *next;
+	struct lh_circuit *next_same_bucket_by_nickname;
 };
 
 /* A CREATE waiting for the lookup service's answer to our claim. */
@@ -67,6 +68,7 @@ struct lh {
 	uint64_t epoch;
 	uint64_t started_wall_ms;
 	struct lh_circuit *circuits[LH_CIRCUIT_BUCKETS];
+	struct lh_circuit *by_nickname[LH_CIRCUIT_BUCKETS]; /* a nickname's circuits */
 	size_t n_circuits;
 	struct lh_pending *pending;
 	struct lh_query *queries;

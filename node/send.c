@@ -105,11 +105,18 @@ static int out_reserve(struct conn *c, size_t need)
 {
 	if (c->out_len + need <= c->out_cap)
 		return 0;
-	if (c->out_len > 0 && conn_flush(c) < 0)
-		return -EIO;
-	if (need <= c->out_cap)
-		return 0;
-	size_t cap = need > OUT_FLUSH_BYTES ? need : OUT_FLUSH_BYTES;
+	/* Past the flush size with something buffered: write that first. */
+	if (c->out_len > 0 && c->out_len + need > OUT_FLUSH_BYTES) {
+		if (conn_flush(c) < 0)
+			return -EIO;
+		if (need <= c->out_cap)
+			return 0;
+	}
+	/* Start small (most links carry a frame or two per loop turn) and
+	 * double as bursts need. */
+	size_t cap = c->out_cap ? c->out_cap * 2 : 4 * LINK_FRAME_SIZE;
+	while (cap < c->out_len + need)
+		cap *= 2;
 	uint8_t *out = realloc(c->out, cap);
 	if (!out)
 		return -ENOMEM;

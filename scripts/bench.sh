@@ -1,14 +1,17 @@
 #!/bin/sh
 # Benchmarks for `make bench`: frames and bytes per second through one link
 # and through a 6-hop routed path, each next to a ceiling measured in the
-# same run, and the ratios; the table goes to stdout and docs/benchmarks.md.
+# same run, and the ratios; circuit builds per second, their latency and the
+# memory a circuit costs at each hop; the tables go to stdout and
+# docs/benchmarks.md.
 #
 # Usage: scripts/bench.sh BUILD_DIR
 #   BUILD_DIR holds anosip and bench/anosip-bench (the Makefile builds both).
 #
 #   1. In process (bench/anosip-bench all): the raw AEAD rate for one frame
 #      (the ceiling), the link codec, one forwarding hop, the routed
-#      message's crypto and the router's own seal/open code.
+#      message's crypto, the router's own seal/open code, and the crypto of
+#      one circuit build (client, lighthouse, certificate).
 #   2. Live: a 6x1 testbed (a chain node-0 ... node-6 on loopback) in a
 #      temporary folder, always taken down again. Floods of link Discards
 #      over node-0 -> node-1 and back, and of routed Discards over 1 hop
@@ -16,6 +19,16 @@
 #      the ctl call until the receiver's counter has grown by the count
 #      (polled every 50 ms, with a stall and an overall timeout); the CPU
 #      each node used comes from /proc/PID/schedstat.
+#   3. Circuits (bench/anosip-bench circuit-load, bench/circuit_load.c): a
+#      3x2 testbed, portal node-11 and lighthouse node-1, three hops apart
+#      (node-11 -> node-5 -> node-2 -> node-1). Each phase gets a fresh
+#      testbed: (a) memory: 10,000 circuits open at once over 625 client
+#      links, every node's memory before, with the links and with the
+#      circuits, the CPU it costs to keep them open for a while (longer than
+#      the lighthouse's 10-second binding refresh) and to tear them down;
+#      (b) rate: 100 builds/s for 10 s, open loop, latency
+#      percentiles, first with sign-ups and then with the accounts made;
+#      (c) max: 2,000 builds with 32 CREATEs in flight, as fast as they go.
 #
 # The machine may be shared and noisy: every figure is the median of
 # BENCH_RUNS runs, runs of the four floods are interleaved, each flood is
@@ -26,6 +39,12 @@
 #   BENCH_RUNS=3              runs per figure
 #   BENCH_TARGET_SECONDS=2    length of one live run
 #   BENCH_OUT=docs/benchmarks.md
+#   BENCH_CIRCUIT_RATE=100    offered builds/s in the rate phase
+#   BENCH_CIRCUIT_SECONDS=10  length of one rate round
+#   BENCH_CIRCUIT_COUNT=2000  builds per max-rate round
+#   BENCH_CIRCUIT_WINDOW=32   CREATEs in flight in the max and memory phases
+#   BENCH_CIRCUIT_MEMORY=10000  circuits open at once in the memory phase
+#   BENCH_CIRCUIT_HOLD=10.5   seconds they then stay open (the CPU that costs)
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -72,10 +91,18 @@ now_ns() {
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/anosip-bench.XXXXXX")
 DIR=$WORK/tb
+CDIR=$WORK/ct # the circuit phases' testbeds, one at a time
+CLOAD_PID=    # a running circuit-load (under timeout), stopped on the way out
 cleanup() {
-	if [ -f "$DIR/authority.pub" ]; then
-		"$ANOSIP" testbed down --dir "$DIR" >/dev/null 2>&1 || true
+	if [ -n "$CLOAD_PID" ]; then
+		kill "$CLOAD_PID" 2>/dev/null || true
+		wait "$CLOAD_PID" 2>/dev/null || true
 	fi
+	for d in "$DIR" "$CDIR"; do
+		if [ -f "$d/authority.pub" ]; then
+			"$ANOSIP" testbed down --dir "$d" >/dev/null 2>&1 || true
+		fi
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -84,7 +111,7 @@ trap 'exit 130' INT TERM
 # --- 1. in process ---------------------------------------------------------
 
 LOAD0=$(cut -d" " -f1-3 /proc/loadavg)
-say "in-process: aead, codec, forward, routed-crypto, routed-codec ($RUNS runs each)"
+say "in-process: aead, codec, forward, routed-crypto, routed-codec, circuit-crypto ($RUNS runs each)"
 "$BENCH" --runs "$RUNS" all >"$WORK/inproc.txt"
 
 # Value of KEY in a "key value" file.
@@ -251,6 +278,107 @@ done
 say "stopping the testbed"
 "$ANOSIP" testbed down --dir "$DIR" >/dev/null 2>&1 || true
 
+# --- 3. circuits ----------------------------------------------------------------
+
+# In a 3x2 testbed node-0 is the lookup service, node-1 and node-2 the
+# lighthouses, node-3 ... node-6 routers and node-7 ... node-14 portals.
+# Portal node-11 hangs under node-5, under node-2, so a CREATE for node-1
+# goes node-11 -> node-5 -> node-2 -> node-1 (topo_next_hop): three hops.
+CIRC_TREE=3x2
+CIRC_PORTAL=node-11
+CIRC_LH=node-1
+CIRC_RATE=${BENCH_CIRCUIT_RATE:-100}
+CIRC_SECONDS=${BENCH_CIRCUIT_SECONDS:-10}
+CIRC_COUNT=${BENCH_CIRCUIT_COUNT:-2000}
+CIRC_WINDOW=${BENCH_CIRCUIT_WINDOW:-32}
+CIRC_MEMORY=${BENCH_CIRCUIT_MEMORY:-10000}
+CIRC_HOLD=${BENCH_CIRCUIT_HOLD:-10.5}
+CIRC_LIMIT_S=240 # no circuit-load run may take longer
+# circuit-load takes at most 9 runs. Each client link sends at most 16
+# CREATEs, within the portal's per-client budget (ROUTER_CLIENT_CREATE_BURST).
+CIRC_RUNS=$RUNS
+[ "$CIRC_RUNS" -le 9 ] || CIRC_RUNS=9
+CIRC_RATE_RUNS=$CIRC_RUNS
+CIRC_MAX_COUNT=$CIRC_COUNT
+CIRC_DROPS=0
+
+# A fresh testbed in CDIR (whatever was there is taken down first).
+circ_up() {
+	circ_down
+	if ! "$ANOSIP" testbed up --tree "$CIRC_TREE" --dir "$CDIR" --log-level warn \
+		>"$WORK/cup.txt" 2>&1; then
+		cat "$WORK/cup.txt" >&2
+		exit 1
+	fi
+}
+
+# Takes CDIR's testbed down, adding the drops its nodes counted to CIRC_DROPS.
+circ_down() {
+	if [ -f "$CDIR/authority.pub" ]; then
+		for sock in "$CDIR"/node-*.sock; do
+			[ -S "$sock" ] || continue
+			d=$("$ANOSIP" ctl -s "$sock" -t 10 metrics | awk '/^drop_/ { s += $2 } END { print s + 0 }')
+			CIRC_DROPS=$((CIRC_DROPS + d))
+		done
+		"$ANOSIP" testbed down --dir "$CDIR" >/dev/null 2>&1 || true
+	fi
+	rm -rf "$CDIR"
+}
+
+# TCP segments the connections of CDIR's testbed (those still open: the
+# links between nodes) have retransmitted, both ends counted; "?" without ss.
+circ_retrans() {
+	if ! command -v ss >/dev/null 2>&1; then
+		echo "?"
+		return
+	fi
+	ports=$(sed -n 's/^address = 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$CDIR/topology.ini" | tr '\n' ' ')
+	ss -tin state established 2>/dev/null | awk -v ports="$ports" '
+		BEGIN { n = split(ports, p, " "); for (i = 1; i <= n; i++) want[p[i]] = 1 }
+		/^[0-9]/ { split($3, a, ":"); split($4, b, ":"); mine = (a[2] in want) || (b[2] in want); next }
+		mine && match($0, /retrans:[0-9]+\/[0-9]+/) {
+			split(substr($0, RSTART + 8, RLENGTH - 8), r, "/"); s += r[2] }
+		END { print s + 0 }'
+}
+
+# circ_load OUT ARGS...: one circuit-load run against CDIR, bounded in time.
+circ_load() {
+	out=$1
+	shift
+	# In the background, so an interrupted run can stop it (timeout puts it
+	# in a process group of its own, out of reach of the terminal's ^C).
+	timeout "$CIRC_LIMIT_S" "$BENCH" circuit-load --dir "$CDIR" --portal "$CIRC_PORTAL" \
+		--lighthouse "$CIRC_LH" --run "$$" "$@" >"$out" 2>"$WORK/cload.txt" &
+	CLOAD_PID=$!
+	if ! wait "$CLOAD_PID"; then
+		CLOAD_PID=
+		cat "$WORK/cload.txt" >&2
+		say "circuit-load $* failed; the nodes' last words:"
+		tail -n 3 "$CDIR"/node-*.log >&2 || true
+		exit 1
+	fi
+	CLOAD_PID=
+}
+
+say "circuits: a $CIRC_TREE testbed, $CIRC_PORTAL -> $CIRC_LH"
+circ_up
+# The hop count as the network itself sees it: a routed ping's hops.
+PING_HOPS=$("$ANOSIP" ctl -s "$CDIR/$CIRC_PORTAL.sock" -t 10 ping "$CIRC_LH" 1 |
+	sed -n 's/.*hops=\([0-9]*\)+\([0-9]*\).*/\1+\2/p')
+say "circuits: memory with $CIRC_MEMORY circuits open"
+circ_load "$WORK/cmem.txt" --mode memory --circuits "$CIRC_MEMORY" --window "$CIRC_WINDOW" \
+	--hold "$CIRC_HOLD"
+circ_up
+say "circuits: $CIRC_RATE builds/s for $CIRC_SECONDS s, sign-up then existing accounts ($CIRC_RATE_RUNS runs)"
+circ_load "$WORK/crate.txt" --mode rate --rate "$CIRC_RATE" --seconds "$CIRC_SECONDS" \
+	--runs "$CIRC_RATE_RUNS" --window "$CIRC_WINDOW"
+RATE_RETRANS=$(circ_retrans)
+circ_up
+say "circuits: max rate, $CIRC_MAX_COUNT builds, $CIRC_WINDOW in flight ($CIRC_RUNS runs)"
+circ_load "$WORK/cmax.txt" --mode max --count "$CIRC_MAX_COUNT" --window "$CIRC_WINDOW" \
+	--runs "$CIRC_RUNS"
+circ_down
+
 # --- 3. figures ---------------------------------------------------------------
 
 # med SERIES COLUMN: the median of that column over the series' runs.
@@ -361,6 +489,163 @@ if [ "$(calc "%d" "$L01 >= $AIM && $L10 >= $AIM")" = 1 ]; then
 else
 	AIM_TEXT="NOT met"
 fi
+
+# --- circuit figures ---
+
+cmem() { get "$WORK/cmem.txt" "$1"; }
+crate() { get "$WORK/crate.txt" "$1"; }
+cmax() { get "$WORK/cmax.txt" "$1"; }
+# The Nth (1-based) of a comma-separated value.
+nth() {
+	echo "$1" | cut -d, -f"$2"
+}
+ms() { # milliseconds, two decimals
+	calc "%.2f" "$1"
+}
+
+CC_BUILD=$(inproc circuit_crypto_build_per_s)
+CC_BUILD_US=$(us "$(inproc circuit_crypto_build_per_cpu_s)")
+CC_CREATE_US=$(us "$(inproc circuit_crypto_client_create_per_cpu_s)")
+CC_SERVER_US=$(us "$(inproc circuit_crypto_server_per_cpu_s)")
+CC_FINISH_US=$(us "$(inproc circuit_crypto_client_finish_per_cpu_s)")
+CC_CERT_US=$(us "$(inproc circuit_crypto_certificate_per_cpu_s)")
+CIRC_PATH=$(cmem path | sed 's/,/ → /g')
+CIRC_HOPS=$(cmem path_hops)
+MEM_NODES=$(cmem mem_nodes | tr , ' ')
+MEM_N=$(cmem mem_circuits_ok)
+MEM_LINKS=$(cmem mem_links)
+MEM_FAILED=$(cmem mem_circuits_failed)
+MEM_RATE=$(cmem mem_build_per_s)
+CIRCUIT_STRUCT=$(cmem mem_circuit_struct_bytes)
+LH_CIRCUIT_STRUCT=$(cmem mem_lh_circuit_struct_bytes)
+CONN_STRUCT=$(cmem mem_conn_struct_bytes)
+MEM_AIM=1024
+RATE_AIM_MS=5
+
+# The lighthouse's crypto per build: open and answer the CREATE, seal and
+# sign the claim it sends the lookup service, open and check the answer;
+# a sign-up also signs a certificate. The lookup service opens the claim
+# and seals the answer. Each forwarder passes two cells (CREATE, CREATED).
+LH_CRYPTO_SIGNUP_US=$(calc "%.1f" "$CC_SERVER_US + $RC_SRC_US + $RC_DST_US + $CC_CERT_US")
+LOOKUP_CRYPTO_US=$(calc "%.1f" "$RC_SRC_US + $RC_DST_US")
+FWD_CRYPTO_US=$(calc "%.1f" "2 * $FORWARD_US")
+CIRC_FAILED=$(($(crate rate_signup_failed) + $(crate rate_existing_failed) + $(cmax max_signup_failed) + $(cmax max_existing_failed) + MEM_FAILED))
+
+# circ_cpu FILE KEY: CPU µs per build of each node in MEM_NODES order (the
+# path, then the lookup service), of the client, and their sum; KEY names
+# the figure with %s for the node ("max_signup_cpu_us_%s").
+circ_cpu() {
+	all=0
+	for n in $MEM_NODES client; do
+		v=$(get "$1" "$(printf "$2" "$n")")
+		printf "%s " "$v"
+		all=$(calc "%.1f" "$all + $v")
+	done
+	echo "$all"
+}
+# circ_bound CPUS...: builds/s the CPU per build allows on NCPU idle cores.
+circ_bound() {
+	all=$(echo "$*" | awk '{ print $NF }')
+	stages=$(echo "$*" | awk '{ $NF = ""; print }')
+	bound "$all" $stages
+}
+CPU_MAX_SIGNUP=$(circ_cpu "$WORK/cmax.txt" max_signup_cpu_us_%s)
+CPU_MAX_EXISTING=$(circ_cpu "$WORK/cmax.txt" max_existing_cpu_us_%s)
+CPU_RATE_SIGNUP=$(circ_cpu "$WORK/crate.txt" rate_signup_cpu_us_%s)
+CPU_RATE_EXISTING=$(circ_cpu "$WORK/crate.txt" rate_existing_cpu_us_%s)
+CPU_MEM=$(circ_cpu "$WORK/cmem.txt" mem_%s_cpu_us)
+MAX_SIGNUP=$(cmax max_signup_per_s)
+MAX_EXISTING=$(cmax max_existing_per_s)
+BOUND_SIGNUP=$(circ_bound $CPU_MAX_SIGNUP)
+BOUND_EXISTING=$(circ_bound $CPU_MAX_EXISTING)
+# The lighthouse's column (4th: portal, two routers, lighthouse).
+LH_MAX_SIGNUP_US=$(echo "$CPU_MAX_SIGNUP" | awk '{ print $4 }')
+LH_MAX_EXISTING_US=$(echo "$CPU_MAX_EXISTING" | awk '{ print $4 }')
+LOOKUP_MAX_SIGNUP_US=$(echo "$CPU_MAX_SIGNUP" | awk '{ print $5 }')
+ALL_MAX_SIGNUP_US=$(echo "$CPU_MAX_SIGNUP" | awk '{ print $NF }')
+ALL_MAX_EXISTING_US=$(echo "$CPU_MAX_EXISTING" | awk '{ print $NF }')
+LOOKUP_MAX_EXISTING_US=$(echo "$CPU_MAX_EXISTING" | awk '{ print $5 }')
+# Does a build with an existing account involve the lookup service (a
+# claim per build)? Decided by what the lookup service spent on it.
+if [ "$(calc "%d" "$LOOKUP_MAX_EXISTING_US > 0.25 * $LOOKUP_MAX_SIGNUP_US")" = 1 ]; then
+	CLAIM_EXISTING=1
+	LH_CRYPTO_US=$(calc "%.1f" "$CC_SERVER_US + $RC_SRC_US + $RC_DST_US")
+	LOOKUP_CRYPTO_EXISTING=$LOOKUP_CRYPTO_US
+else
+	CLAIM_EXISTING=0
+	LH_CRYPTO_US=$CC_SERVER_US
+	LOOKUP_CRYPTO_EXISTING=—
+fi
+
+# runq_sum FILE PREFIX: run-queue waits of a median round, ms, over the
+# path and the lookup service.
+runq_sum() {
+	t=0
+	for n in $MEM_NODES; do
+		t=$(calc "%.1f" "$t + $(get "$1" "${2}_runq_wait_ms_$n")")
+	done
+	echo "$t"
+}
+RUNQ_SIGNUP=$(runq_sum "$WORK/crate.txt" rate_signup)
+RUNQ_EXISTING=$(runq_sum "$WORK/crate.txt" rate_existing)
+RUNQ_MAX_SIGNUP=$(runq_sum "$WORK/cmax.txt" max_signup)
+# Nodes that hold another role on the path than their own (a lighthouse forwarding).
+LH_FORWARDERS=
+for n in $MEM_NODES; do
+	if [ "$(cmem "mem_${n}_role")" = router ]; then
+		case $(cmem "mem_${n}_roles") in
+		*lighthouse*) LH_FORWARDERS="$LH_FORWARDERS $n" ;;
+		esac
+	fi
+done
+LH_FORWARDERS=${LH_FORWARDERS# }
+# runs N: "1 run", "3 runs"
+runs() {
+	if [ "$1" = 1 ]; then echo "1 run"; else echo "$1 runs"; fi
+}
+RUNQ_WORST=$(for n in $MEM_NODES; do echo "$(crate "rate_signup_runq_wait_ms_$n") $n"; done |
+	sort -g | tail -n 1 | awk '{ printf "%s ms at %s", $1, $2 }')
+P99_SIGNUP=$(crate rate_signup_p99_ms)
+P99_EXISTING=$(crate rate_existing_p99_ms)
+RATE_OFFERED=$(calc "%g" "$(crate rate_offered_per_s)")
+# The latest any of the rate rounds' CREATEs left, ms.
+LATE_MAX=$( (crate rate_signup_late_max_ms_runs; crate rate_existing_late_max_ms_runs) |
+	tr , '\n' | sort -g | tail -n 1)
+if [ "$(calc "%d" "$P99_SIGNUP < $RATE_AIM_MS && $P99_EXISTING < $RATE_AIM_MS && $(crate rate_signup_failed) + $(crate rate_existing_failed) == 0 && $(crate rate_signup_per_s) >= 0.95 * $RATE_OFFERED && $(crate rate_existing_per_s) >= 0.95 * $RATE_OFFERED")" = 1 ]; then
+	RATE_AIM_TEXT="met"
+elif [ "$(calc "%d" "$P99_EXISTING < $RATE_AIM_MS && $(crate rate_existing_failed) == 0")" = 1 ]; then
+	RATE_AIM_TEXT="met with existing accounts, NOT met with sign-ups"
+else
+	RATE_AIM_TEXT="NOT met"
+fi
+# The largest per-circuit figure on the path (the lookup service is not on it).
+MEM_WORST=0
+MEM_WORST_NODE=-
+for n in $MEM_NODES; do
+	[ "$(cmem "mem_${n}_role")" = lookup ] && continue
+	b=$(cmem "mem_${n}_circuit_bytes")
+	if [ "$(calc "%d" "$b > $MEM_WORST")" = 1 ]; then
+		MEM_WORST=$b
+		MEM_WORST_NODE=$n
+	fi
+done
+# The lighthouse's heap and mmap shares per circuit, a router's mmap share
+# (its hash tables), and what the lighthouse's mmaps add beyond those: its
+# fixed-size replay memories, filling in.
+MEM_ROUTER=$(for n in $MEM_NODES; do [ "$(cmem "mem_${n}_role")" = router ] && echo "$n"; done | head -n 1)
+LH_HEAP=$(cmem "mem_${CIRC_LH}_circuit_heap_bytes")
+LH_MMAP=$(cmem "mem_${CIRC_LH}_circuit_mmap_bytes")
+ROUTER_MMAP=$(cmem "mem_${MEM_ROUTER:-$CIRC_PORTAL}_circuit_mmap_bytes")
+LH_FIXED=$((LH_MMAP - ROUTER_MMAP))
+if [ "$(calc "%d" "$MEM_WORST < $MEM_AIM")" = 1 ]; then
+	MEM_AIM_TEXT="**met**: at most $MEM_WORST B ($MEM_WORST_NODE)"
+elif [ "$MEM_WORST_NODE" = "$CIRC_LH" ] &&
+	[ "$(calc "%d" "$MEM_WORST - $LH_FIXED < $MEM_AIM")" = 1 ]; then
+	MEM_AIM_TEXT="**NOT met as measured**: $MEM_WORST B at $MEM_WORST_NODE, of which $LH_FIXED B are pages of its fixed-size replay memories filling in; without them $((MEM_WORST - LH_FIXED)) B, and every other hop at most $(for n in $MEM_NODES; do [ "$n" = "$CIRC_LH" ] || [ "$(cmem "mem_${n}_role")" = lookup ] || cmem "mem_${n}_circuit_bytes"; done | sort -g | tail -n 1) B"
+else
+	MEM_AIM_TEXT="**NOT met**: $MEM_WORST B at $MEM_WORST_NODE"
+fi
+MEM_LINK=$(cmem "mem_${CIRC_PORTAL}_link_bytes")
 
 table() {
 	cat <<EOF
@@ -497,12 +782,238 @@ per message.
 EOF
 }
 
+circ_table() {
+	cat <<EOF
+| Figure | Measured | Baseline (same run) | Ratio |
+|---|---|---|---|
+| Circuit build crypto in process: \`circ_client_create\` + \`circ_server_open\` + \`circ_server_accept\` + \`circ_client_finish\`, one core | $(k "$CC_BUILD") builds/s, $CC_BUILD_US µs CPU (client create $CC_CREATE_US, lighthouse open + accept $CC_SERVER_US, client finish $CC_FINISH_US; a sign-up's certificate $CC_CERT_US more) | — | — |
+| **Max build rate, sign-ups** ($CIRC_MAX_COUNT builds per run, $(runs "$CIRC_RUNS"), $CIRC_WINDOW CREATEs in flight) | **$(k "$MAX_SIGNUP") builds/s**; latency p50 $(ms "$(cmax max_signup_p50_ms)") ms, p99 $(ms "$(cmax max_signup_p99_ms)") ms | build crypto on one core: $(k "$CC_BUILD")/s; CPU per build on $NCPU idle cores: $(k "$BOUND_SIGNUP")/s | $(ratio "$MAX_SIGNUP" "$CC_BUILD"); $(ratio "$MAX_SIGNUP" "$BOUND_SIGNUP") |
+| **Max build rate, existing accounts** | **$(k "$MAX_EXISTING") builds/s**$(if [ "$(calc "%d" "$MAX_EXISTING >= 0.9 * $(cmem limit_lh_create_rate)")" = 1 ]; then echo " (at the lighthouse's CREATE bound, $(cmem limit_lh_create_rate)/s: a round runs on its one-second burst)"; fi); p50 $(ms "$(cmax max_existing_p50_ms)") ms, p99 $(ms "$(cmax max_existing_p99_ms)") ms | build crypto on one core: $(k "$CC_BUILD")/s; CPU per build on $NCPU idle cores: $(k "$BOUND_EXISTING")/s | $(ratio "$MAX_EXISTING" "$CC_BUILD"); $(ratio "$MAX_EXISTING" "$BOUND_EXISTING") |
+| **$RATE_OFFERED builds/s offered, sign-ups** ($CIRC_SECONDS s, $(runs "$CIRC_RATE_RUNS")): achieved | $(crate rate_signup_per_s) builds/s, $(crate rate_signup_failed) of $(crate rate_signup_builds) failed | offered: $RATE_OFFERED/s | $(ratio "$(crate rate_signup_per_s)" "$RATE_OFFERED") |
+| latency p50 / p90 / **p99** / max | $(ms "$(crate rate_signup_p50_ms)") / $(ms "$(crate rate_signup_p90_ms)") / **$(ms "$P99_SIGNUP")** / $(ms "$(crate rate_signup_max_ms)") ms (p99 of each run: $(crate rate_signup_p99_ms_runs | sed 's/,/, /g')) | aim: p99 under $RATE_AIM_MS ms | $(ratio "$P99_SIGNUP" "$RATE_AIM_MS") |
+| **$RATE_OFFERED builds/s offered, existing accounts**: achieved | $(crate rate_existing_per_s) builds/s, $(crate rate_existing_failed) of $(crate rate_existing_builds) failed | offered: $RATE_OFFERED/s | $(ratio "$(crate rate_existing_per_s)" "$RATE_OFFERED") |
+| latency p50 / p90 / **p99** / max | $(ms "$(crate rate_existing_p50_ms)") / $(ms "$(crate rate_existing_p90_ms)") / **$(ms "$P99_EXISTING")** / $(ms "$(crate rate_existing_max_ms)") ms (p99 of each run: $(crate rate_existing_p99_ms_runs | sed 's/,/, /g')) | aim: p99 under $RATE_AIM_MS ms | $(ratio "$P99_EXISTING" "$RATE_AIM_MS") |
+| Aim: p99 build latency under $RATE_AIM_MS ms at 100 builds/s on loopback (sign-ups, existing accounts) | **$RATE_AIM_TEXT** | $RATE_AIM_MS ms | $(ratio "$P99_SIGNUP" "$RATE_AIM_MS"), $(ratio "$P99_EXISTING" "$RATE_AIM_MS") |
+EOF
+	for n in $MEM_NODES; do
+		role=$(cmem "mem_${n}_role")
+		case $role in
+		portal) what="portal $n (the circuit table; its client links are below)"
+			base="\`struct circuit\`: $CIRCUIT_STRUCT B"
+			b0=$CIRCUIT_STRUCT ;;
+		router) what="router $n"
+			case $(cmem "mem_${n}_roles") in
+			*lighthouse*) what="$what (a lighthouse too, only forwarding these)" ;;
+			esac
+			base="\`struct circuit\`: $CIRCUIT_STRUCT B"
+			b0=$CIRCUIT_STRUCT ;;
+		lighthouse) what="lighthouse $n (circuit, keys, binding, account, certificate)"
+			base="\`struct circuit\` + \`struct lh_circuit\`: $((CIRCUIT_STRUCT + LH_CIRCUIT_STRUCT)) B"
+			b0=$((CIRCUIT_STRUCT + LH_CIRCUIT_STRUCT)) ;;
+		*) what="lookup service $n (off the path: one home per sign-up)"
+			base="—"
+			b0= ;;
+		esac
+		cb=$(cmem "mem_${n}_circuit_bytes")
+		echo "| **Memory per circuit**, $what | **$cb B**: heap $(cmem "mem_${n}_circuit_heap_bytes") B + mmaps $(cmem "mem_${n}_circuit_mmap_bytes") B (RSS: $(cmem "mem_${n}_circuit_rss_bytes") B; $(cmem "mem_${n}_circuits") circuits held) | $base | $([ -n "$b0" ] && ratio "$cb" "$b0" || echo —) |"
+	done
+	cat <<EOF
+| Aim: under 1 KiB of state per circuit per hop ($MEM_N circuits on one portal) | $MEM_AIM_TEXT | $MEM_AIM B | $(ratio "$MEM_WORST" "$MEM_AIM") |
+| Memory per client link at the portal, idle ($MEM_LINKS links, no circuit) | $MEM_LINK B (RSS: $(cmem "mem_${CIRC_PORTAL}_link_rss_bytes") B); $(calc "%.0f" "$MEM_LINK / 16") B per circuit when a link carries 16 | \`struct conn\`: $CONN_STRUCT B | $(ratio "$MEM_LINK" "$CONN_STRUCT") |
+| Keeping the $MEM_N circuits and $MEM_LINKS links open, idle, $(cmem mem_hold_seconds) s: CPU per second | $(hold_text) | — | — |
+| Tearing them down: all $MEM_LINKS links close at once, until no hop holds a circuit | $(calc "%.0f" "$(cmem mem_teardown_ms)") ms; CPU $(teardown_text) | — | — |
+EOF
+}
+
+# "portal node-11 8.5 ms, ..." from the memory phase's KEY figures (%s: node).
+node_list() {
+	out=
+	for n in $MEM_NODES; do
+		out="$out, $(cmem "mem_${n}_role") $n $(calc "%.1f" "$(cmem "$(printf "$1" "$n")")") ms"
+	done
+	echo "${out#, }"
+}
+hold_text() {
+	node_list "mem_%s_hold_cpu_ms_per_s"
+}
+teardown_text() {
+	node_list "mem_%s_teardown_cpu_ms"
+}
+
+circ_cpu_table() {
+	head="| CPU µs per build |"
+	sep="|---|"
+	for n in $MEM_NODES; do
+		head="$head $(cmem "mem_${n}_role") $n |"
+		sep="$sep---|"
+	done
+	echo "$head client (load generator) | All | Bound on $NCPU idle cores |"
+	echo "$sep---|---|---|"
+	row() {
+		printf "| %s |" "$1"
+		shift
+		for v in "$@"; do
+			printf " %s |" "$v"
+		done
+		echo " $(k "$(circ_bound "$@")")/s |"
+	}
+	row "Max rate, sign-ups" $CPU_MAX_SIGNUP
+	row "Max rate, existing accounts" $CPU_MAX_EXISTING
+	row "$RATE_OFFERED builds/s, sign-ups" $CPU_RATE_SIGNUP
+	row "$RATE_OFFERED builds/s, existing accounts" $CPU_RATE_EXISTING
+	row "$MEM_N circuits (memory phase, sign-ups)" $CPU_MEM
+	printf "| In process, crypto only (sign-up / existing) |"
+	for n in $MEM_NODES; do
+		case $(cmem "mem_${n}_role") in
+		portal | router) printf " %s |" "$FWD_CRYPTO_US" ;;
+		lighthouse) printf " %s / %s |" "$LH_CRYPTO_SIGNUP_US" "$LH_CRYPTO_US" ;;
+		*) printf " %s / %s |" "$LOOKUP_CRYPTO_US" "$LOOKUP_CRYPTO_EXISTING" ;;
+		esac
+	done
+	echo " $CC_FINISH_US | — | — |"
+	cat <<EOF
+
+The crypto-only row: each forwarder opens, decodes, encodes and seals two
+cells (CREATE, CREATED; the forward figure twice); the lighthouse opens and
+answers the CREATE ($CC_SERVER_US µs) and, for a sign-up$([ "$CLAIM_EXISTING" = 1 ] && echo " (and, as measured, for an existing account too)"), seals and
+signs the claim it sends the lookup service and opens its answer (a routed
+message each way: $RC_SRC_US + $RC_DST_US µs) and signs a certificate
+($CC_CERT_US µs, sign-ups only); the lookup service opens the claim and
+seals the answer;
+the load generator verifies the CREATED (\`circ_client_finish\`; its
+CREATEs were made before the clock started). "Bound on $NCPU idle cores" is
+what the CPU per build would allow with the whole machine and no process
+faster than its own CPU per build. At $RATE_OFFERED builds/s the per-build
+CPU includes every wakeup and the keep-alives of the idle links, which
+max rate spreads over many builds.
+EOF
+}
+
+circ_explain() {
+	BT='`' # a backquote, for code names inside \$(...) below
+	lh_share=$(calc "%.0f" "100 * $LH_MAX_SIGNUP_US / $ALL_MAX_SIGNUP_US")
+	lh_rest=$(calc "%.0f" "$LH_MAX_EXISTING_US - $LH_CRYPTO_US")
+	claim_share=$(calc "%.0f" "100 * ($RC_SRC_US + $RC_DST_US + $LOOKUP_CRYPTO_US) / $ALL_MAX_EXISTING_US")
+	lh_alone=$(calc "%.0f" "1e6 / $LH_MAX_EXISTING_US")
+	# router/circuit.c: 1024 buckets, doubled while circuits outnumber them.
+	buckets=1024
+	while [ "$buckets" -lt "$MEM_N" ]; do buckets=$((buckets * 2)); done
+	chunk=$(( (CIRCUIT_STRUCT + 8 + 15) / 16 * 16 ))
+	cat <<EOF
+Path: $CIRC_PATH, $CIRC_HOPS hops as \`topo_next_hop\` routes a CREATE
+for $CIRC_LH; a routed \`ctl ping $CIRC_LH\` from $CIRC_PORTAL counts
+$PING_HOPS hops (there and back).$([ -z "$LH_FORWARDERS" ] || echo " $LH_FORWARDERS holds the lighthouse role too, but for these circuits only forwards.") A sign-up adds a routed round trip from
+the lighthouse to the lookup service on node-0 (its parent) before the
+CREATED goes back.
+
+Where a build's time goes: at max rate a sign-up cost $ALL_MAX_SIGNUP_US µs
+of CPU over all processes, $lh_share% of it at the lighthouse
+($LH_MAX_SIGNUP_US µs, of which its crypto is $LH_CRYPTO_SIGNUP_US µs: the
+CREATE, the claim at the lookup service and its answer, the certificate)
+and $LOOKUP_MAX_SIGNUP_US µs at the lookup service, whose routed crypto is
+$LOOKUP_CRYPTO_US µs. A build with an existing account cost
+$ALL_MAX_EXISTING_US µs, $(ratio "$ALL_MAX_SIGNUP_US" "$ALL_MAX_EXISTING_US") times less than a sign-up; the lighthouse spent
+$LH_MAX_EXISTING_US µs, of which its crypto is $LH_CRYPTO_US µs and the
+remaining $lh_rest µs SQLite (a binding row), protobuf and socket work.
+$(if [ "$CLAIM_EXISTING" = 1 ]; then
+	echo "The lookup service spent $LOOKUP_MAX_EXISTING_US µs on it: the lighthouse claims a known nickname again on every build (${BT}on_create${BT}, lighthouse/lighthouse.c), so two routed messages' public keys — sealed, signed, opened and verified at both ends — are $claim_share% of the CPU of such a build."
+else
+	echo "The lookup service spent $LOOKUP_MAX_EXISTING_US µs on it: a lighthouse claims a nickname only when it signs it up (${BT}on_create${BT}, lighthouse/lighthouse.c)."
+fi) The lighthouse alone would allow $(k "$lh_alone") builds/s with existing
+accounts and $(k "$(calc "%.0f" "1e6 / $LH_MAX_SIGNUP_US")") sign-ups/s on a core of its own. The live rate is
+$(ratio "$MAX_EXISTING" "$CC_BUILD") of the build crypto's rate on one
+core; the machine has $NCPU cores for the load generator and the fifteen
+nodes, and the whole build's CPU bounds it at $(k "$BOUND_EXISTING")/s,
+$(ratio "$MAX_EXISTING" "$BOUND_EXISTING") of which it reached. In a
+median sign-up round at max rate
+($(calc "%.2f" "$(cmax max_signup_seconds)") s) the processes on the path
+and the lookup service waited $RUNQ_MAX_SIGNUP ms in all on run queues for
+a core that something else held.
+
+Latency at $RATE_OFFERED builds/s: a build with an existing account took
+$(ms "$(crate rate_existing_p50_ms)") ms at the median — eight link
+traversals (client, portal, two routers, lighthouse and back), the
+lighthouse's $CC_SERVER_US µs of circuit crypto and its SQLite write, the
+client's check — and a sign-up
+$(ms "$(crate rate_signup_p50_ms)") ms, the difference being the claim's
+round trip to the lookup service and two more SQLite writes. Here $NCPU cores
+carry the load generator and fifteen nodes, and whatever else runs on the
+machine (see the load average above): in a median round the processes on
+the path and the lookup service waited $RUNQ_SIGNUP ms in all on run
+queues for a core (sign-ups; $RUNQ_EXISTING ms with existing accounts),
+the most of them $RUNQ_WORST, and the load generator's own CREATEs left
+up to $(ms "$LATE_MAX") ms after their time (of
+all the rate rounds' CREATEs, $(crate rate_signup_late) with sign-ups and
+$(crate rate_existing_late) with existing accounts more than 1 ms late). The raw output lists the slowest builds of every round with the
+second they were sent and where that fell in the lighthouse's 10-second
+database tick: a run of builds sent 10 ms apart that finish together is
+one stalled process or link, not slow builds. The testbed's links between
+nodes retransmitted $RATE_RETRANS TCP segment(s) during the rate phase (a
+retransmission on loopback waits at least 200 ms).
+
+Memory: each forwarding hop holds one \`struct circuit\` per circuit
+($CIRCUIT_STRUCT B, $chunk B with malloc's header: the heap share) and its
+share of two hash tables (\`by_in\`, \`by_out\` in router/circuit.c: a
+pointer each per bucket, $buckets buckets for $MEM_N circuits,
+$((2 * 8 * buckets / MEM_N)) B a circuit; malloc maps tables that large
+with mmap), about $((chunk + 2 * 8 * buckets / MEM_N)) B in all. The
+lighthouse's heap adds its \`struct lh_circuit\` ($LH_CIRCUIT_STRUCT B)
+and, for a sign-up, the SQLite pages of an account, a certificate and a
+binding (its page cache is bounded, 2 MiB by default, so this part stops
+growing): $LH_HEAP B a circuit in all. Its mmaps grew by
+$LH_MMAP B a circuit, $LH_FIXED B more than a router's: its two replay
+memories, fixed-size tables whose pages become resident as random keys land
+in them (\`util_replay_check\`, util/replay.c: two generations of 8-byte
+slots, the older cleared with memset at each switch, which makes it all
+resident) — the ephemeral keys of CREATEs (LH_SEEN_SLOTS,
+$(cmem limit_lh_seen_slots) slots, $(calc "%.1f" "$(cmem limit_lh_seen_slots) * 8 / 1048576") MiB a generation, of which
+$MEM_N random keys touch $(calc "%.0f" "100 * (1 - exp(-$MEM_N / ($(cmem limit_lh_seen_slots) * 8 / 4096)))")% of the pages) and the routed messages
+addressed to it (REPLAY_SLOTS, $(cmem limit_routed_replay_slots) slots,
+$(calc "%.1f" "$(cmem limit_routed_replay_slots) * 8 / 1048576") MiB a generation). Once they have filled in they stay
+resident whatever the load, and a circuit then costs the lighthouse about
+$((LH_HEAP + ROUTER_MMAP)) B. The lookup service keeps a home per nickname
+in SQLite; its mmaps are its own routed replay memory filling in. The portal's client links cost more than the circuits on them:
+$MEM_LINK B per idle link, \`struct conn\` ($CONN_STRUCT B) and the
+pages of the 16 KiB output buffer each connection keeps once it has sent
+anything (\`out_reserve\`, node/send.c; only the pages written so far are
+resident, so under load it can hold all 16 KiB). A ua that keeps one
+circuit on its own link costs the portal that much per user.
+
+Keeping the circuits costs little CPU: the portal mostly sends and reads
+keep-alives on its $MEM_LINKS client links, the lighthouse once every ten
+seconds marks every live binding fresh in one UPDATE
+(\`lh_store_bindings_refresh_epoch\`, from its timer in
+lighthouse/lighthouse.c). Tearing them down costs more: for each circuit
+the lighthouse marks its binding stale, one UPDATE
+(\`lh_store_binding_mark_stale_circuit\` from \`on_destroy\`), and looks
+for another live circuit of the nickname by walking all of them
+(\`lh_circuit_other\`, lighthouse/circuits.c), so losing N circuits at
+once costs it N × N/2 steps; and every hop runs \`circuit_on_link_down\` (router/circuit.c) for each link that
+closes, which walks every circuit the hop holds, so a portal losing all its
+clients at once does clients × circuits steps.
+
+Bounds the load stays under: a portal takes at most
+$(cmem limit_client_create_rate) CREATEs a second from one client link,
+$(cmem limit_client_create_burst) in a burst
+(\`circuit_table_client_allow_create\`, router/circuit.c:
+ROUTER_CLIENT_CREATE_RATE, _BURST), and a lighthouse at most
+$(cmem limit_lh_create_rate) a second (\`create_allowed\`,
+lighthouse/lighthouse.c: LH_CREATE_RATE); beyond them CREATEs are refused
+with DESTROY_LIMIT. No link here sends more than 16 CREATEs, and the max
+rate above is $(ratio "$MAX_EXISTING" "$(cmem limit_lh_create_rate)") of
+the lighthouse's bound.$(if [ "$(calc "%d" "$MAX_EXISTING >= 0.9 * $(cmem limit_lh_create_rate)")" = 1 ]; then
+	echo " That is the bound itself: the lighthouse's budget holds one second's worth of CREATEs, so a round of $CIRC_MAX_COUNT builds runs on the burst, and a longer one would be held to $(cmem limit_lh_create_rate) builds/s."
+fi)
+EOF
+}
+
 document() {
 	cat <<EOF
 # Benchmarks
 
-Written by \`make bench\` (\`scripts/bench.sh\` and \`bench/anosip-bench.c\`);
-run \`make bench\` again to refresh it rather than editing it by hand.
+Written by \`make bench\` (\`scripts/bench.sh\`, \`bench/anosip-bench.c\` and
+\`bench/circuit_load.c\`); run \`make bench\` again to refresh it rather
+than editing it by hand.
 
 - Date: $DATE
 - Machine: $CPU_MODEL, $NCPU cores available ($(nproc --all) installed);
@@ -537,6 +1048,49 @@ $(cpu_table)
 
 $(explain | fmt -w 78)
 
+## Circuits
+
+Command: \`make bench\` runs \`anosip-bench circuit-load\`
+(\`bench/circuit_load.c\`), a single-process load generator (one epoll
+loop) that links to portal $CIRC_PORTAL as anonymous clients, as a ua does,
+and builds circuits to lighthouse $CIRC_LH, one nickname per circuit
+(\`bench-RUN-I\`; its first build signs it up). It keeps the portal's
+bounds: at most 4 CREATEs in flight and 16 circuits per client link, so a
+round of N builds opens N/16 links, and circuits stay open until the round
+ends. Topology: \`anosip testbed up --tree $CIRC_TREE\` — node-0 the lookup
+service, node-1 and node-2 lighthouses, node-3 … node-6 routers, node-7 …
+node-14 portals — started fresh for each of the three phases:
+
+1. memory: $MEM_N circuits open at once over $MEM_LINKS client links (built
+   with $CIRC_WINDOW CREATEs in flight, at $(k "$MEM_RATE") builds/s);
+   \`Private_Dirty\` (and \`Rss\`) from \`/proc/PID/smaps_rollup\` of
+   every node on the path and of the lookup service, before any link, with
+   the links open and idle for 1.5 s, and 1.5 s after the last circuit was
+   built; per link (second minus first) / links, per circuit (third minus
+   second) / circuits; split by \`/proc/PID/smaps\` into the heap
+   (malloc's small blocks) and anonymous mmaps (its blocks of 128 KiB and
+   more: hash tables, replay memories); then the CPU of keeping them open
+   $CIRC_HOLD s and of tearing them down;
+2. rate: $RATE_OFFERED builds/s for $CIRC_SECONDS s on an open-loop
+   schedule (build i is sent at i/$RATE_OFFERED s, whatever happened to the
+   others), first with fresh nicknames (sign-ups), then the same nicknames
+   again (existing accounts); $(runs "$CIRC_RATE_RUNS"), medians;
+3. max: $CIRC_MAX_COUNT builds with $CIRC_WINDOW CREATEs in flight over all
+   links, sign-ups then existing accounts; $(runs "$CIRC_RUNS"), medians.
+
+A build's latency runs from the \`write()\` of its CREATE to the CREATED
+verified by \`circ_client_finish\`; the CREATE requests of a round are made
+before it starts. CPU per build comes from each process's
+\`/proc/PID/schedstat\` over a round. Failed builds over all circuit
+phases: $CIRC_FAILED; drops counted by the circuit testbeds' nodes:
+$CIRC_DROPS.
+
+$(circ_table)
+
+$(circ_cpu_table)
+
+$(circ_explain | fmt -w 78)
+
 ## Raw output
 
 In process (\`anosip-bench --runs $RUNS all\`):
@@ -552,6 +1106,23 @@ user and the system clock ticks of node-0 … node-6.
 \`\`\`
 $(cat "$WORK/runs.txt")
 \`\`\`
+
+Circuits: memory (\`circuit-load --mode memory\`; the three kB figures are
+before any link, with the links, with the circuits), then rate and max
+(medians and each run's figures; the slowest builds of each round as
+latency@second sent).
+
+\`\`\`
+$(cat "$WORK/cmem.txt")
+\`\`\`
+
+\`\`\`
+$(grep -v '_run[0-9]*_' "$WORK/crate.txt"; grep '_run[0-9]*_slowest' "$WORK/crate.txt")
+\`\`\`
+
+\`\`\`
+$(grep -v '_run[0-9]*_' "$WORK/cmax.txt"; grep '_run[0-9]*_slowest' "$WORK/cmax.txt")
+\`\`\`
 EOF
 }
 
@@ -565,6 +1136,12 @@ echo
 cpu_table
 echo
 explain | fmt -w 78
+echo
+circ_table
+echo
+circ_cpu_table
+echo
+circ_explain | fmt -w 78
 echo
 echo "bench: written to $OUT"
 echo "bench: done"

@@ -11,12 +11,12 @@
 #define LH_CIRCUIT_BUCKETS 4096
 /* CREATEs the lighthouse takes per second, before any crypto: bounds its
  * CPU and keeps the replay memory below half full. */
-#define LH_CREATE_RATE 2000
+#define LH_CREATE_RATE 4000
 /* Replay memory: two generations of CREATE ephemeral keys, each
  * LH_SEEN_GENERATION_MS long, so a key stays at least that long — longer
  * than any CREATE is accepted (sent within 60 s either side of our clock,
  * so a replay comes at most 120 s after the original). */
-#define LH_SEEN_SLOTS (1u << 19)
+#define LH_SEEN_SLOTS (1u << 20)
 #define LH_SEEN_GENERATION_MS (2 * CIRC_CREATE_MAX_AGE_MS)
 #define LH_CLAIM_TIMEOUT_MS 8000
 #define LH_LOOKUP_CACHE 1024

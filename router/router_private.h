@@ -10,8 +10,8 @@
 /* Routed messages are accepted within ROUTER_MAX_AGE_MS either side of our
  * clock, so a replay can come up to twice that after the original: ids are
  * remembered that long. Room for REPLAY_SLOTS / 2 messages per generation
- * (about 2,000 a second to this node, sustained). */
-#define REPLAY_SLOTS (1u << 19)
+ * (about 4,000 a second to this node, sustained; the tables grow only as used). */
+#define REPLAY_SLOTS (1u << 20)
 #define REPLAY_GENERATION_MS (2 * ROUTER_MAX_AGE_MS)
 
 /* Seal, sign and open routed messages; pure functions over keys. */

@@ -68,16 +68,18 @@ int util_id_valid(const char *id);
 int util_nickname_valid(const char *nickname);
 
 /* Replay memory (replay.c): remembers message ids for at least one
- * generation; fails closed (refuses) when a generation is half full. */
+ * generation; each generation grows as it fills, up to max_slots (half of
+ * which can hold ids), then fails closed (refuses). */
 struct util_replay {
-	uint64_t *current, *previous; /* slots each; 0 = empty */
-	size_t slots, count;
+	uint64_t *current, *previous; /* 0 = empty */
+	size_t slots, previous_slots, max_slots, count;
 	uint64_t generation_ms, generation_start_ms;
 	uint64_t refused_full;
 	uint8_t hash_key[16];
 };
-/* slots: a power of two. Free with util_replay_free. */
-int util_replay_init(struct util_replay *r, size_t slots, uint64_t generation_ms, uint64_t now_ms);
+/* max_slots: a power of two. Free with util_replay_free. */
+int util_replay_init(struct util_replay *r, size_t max_slots, uint64_t generation_ms,
+		     uint64_t now_ms);
 void util_replay_free(struct util_replay *r);
 /* 0: new, now remembered. 1: seen before, or the memory is full. */
 int util_replay_check(struct util_replay *r, const void *id, size_t id_len, uint64_t now_ms);

@@ -147,7 +147,6 @@ static int seal_auth(struct link_handshake *hs, uint8_t *out, size_t plain_len)
 	uint8_t sig[crypto_sign_BYTES];
 	uint8_t key[32];
 	static const uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
-	int rc = 0;
 
 	Anosip__V1__HandshakeAuth auth;
 	anosip__v1__handshake_auth__init(&auth);
@@ -174,7 +173,7 @@ static int seal_auth(struct link_handshake *hs, uint8_t *out, size_t plain_len)
 						  key);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(plain, sizeof(plain));
-	return rc;
+	return 0;
 }
 
 /* Opens the peer's HandshakeAuth and checks version, identity, signature. */

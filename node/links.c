@@ -466,11 +466,10 @@ void links_tick(struct node *n, uint64_t now)
 	}
 	for (struct conn *c = n->clients, *next; c; c = next) {
 		next = c->next_client;
-		uint64_t seq = 0;
 		if (now - c->last_rx_ms > n->cfg.dead_ms)
 			links_conn_close(c, NODE_DROP_PEER_SILENT, NULL);
 		else if (now - c->last_tx_ms >= n->cfg.keepalive_ms)
-			keepalive(n, c, &seq);
+			keepalive(n, c, &c->keepalive_seq);
 	}
 	for (int i = 0; i < n->n_peers; i++) {
 		struct peer *p = &n->peers[i];
@@ -502,11 +501,6 @@ void links_close_all(struct node *n)
 		links_conn_close(n->clients, -1, NULL);
 	if (!n->cfg.client)
 		uv_close((uv_handle_t *)&n->listener, NULL);
-}
-
-void links_reject(struct node *n, struct conn *c, enum node_drop reason)
-{
-	links_conn_close(c, (int)reason, NULL);
 }
 
 struct conn *links_find(struct node *n, uint32_t link)

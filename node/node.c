@@ -134,19 +134,19 @@ void node_dispatch(struct node *n, struct conn *from, const uint8_t *msg, size_t
 		peer->counters.messages_in++;
 	Anosip__V1__LinkMessage *m = anosip__v1__link_message__unpack(NULL, len, msg);
 	if (!m) {
-		links_reject(n, from, NODE_DROP_DECODE);
+		links_conn_close(from, NODE_DROP_DECODE, NULL);
 		return;
 	}
 	if (m->body_case != ANOSIP__V1__LINK_MESSAGE__BODY__NOT_SET &&
 	    has_unknown_fields(&m->base)) {
 		anosip__v1__link_message__free_unpacked(m, NULL);
-		links_reject(n, from, NODE_DROP_DECODE);
+		links_conn_close(from, NODE_DROP_DECODE, NULL);
 		return;
 	}
 	/* Routed node messages are between nodes: a client may not send one. */
 	if (from->client && m->body_case == ANOSIP__V1__LINK_MESSAGE__BODY_ROUTED) {
 		anosip__v1__link_message__free_unpacked(m, NULL);
-		links_reject(n, from, NODE_DROP_FORBIDDEN);
+		links_conn_close(from, NODE_DROP_FORBIDDEN, NULL);
 		return;
 	}
 	switch (m->body_case) {

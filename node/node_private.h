@@ -29,6 +29,7 @@ struct conn {
 	struct conn *next_client;
 	struct conn *next_by_link;	 /* in node.by_link */
 	uint64_t last_rx_ms, last_tx_ms; /* for clients (peers keep their own) */
+	uint64_t keepalive_seq;
 	int initiator;
 	int handshake_done;
 	int closing;
@@ -107,8 +108,6 @@ int links_start(struct node *n);
 void links_tick(struct node *n, uint64_t now);
 void links_close_all(struct node *n);
 struct peer *links_peer(struct node *n, int index);
-/* Closes p's link, counting reason (a message that does not decode...). */
-void links_reject(struct node *n, struct conn *c, enum node_drop reason);
 void links_count_drop(struct node *n, struct peer *p, enum node_drop reason, const char *detail);
 
 /* Closes a connection; a reason >= 0 is counted as a drop. */

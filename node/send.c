@@ -9,7 +9,6 @@
 
 struct write_req {
 	uv_write_t req;
-	size_t len;
 	uint8_t data[];
 };
 
@@ -55,9 +54,8 @@ static int conn_write(struct conn *c, const uint8_t *data, size_t len)
 	struct write_req *wr = malloc(sizeof(*wr) + len - done);
 	if (!wr)
 		return -ENOMEM;
-	wr->len = len - done;
 	memcpy(wr->data, data + done, len - done);
-	uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)wr->len);
+	uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)(len - done));
 	int rc = uv_write(&wr->req, s, &b, 1, on_write_done);
 	if (rc < 0)
 		free(wr);

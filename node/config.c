@@ -176,9 +176,8 @@ fail:
 	return 0; /* inih reports this line */
 }
 
-int node_config_load(const char *path, struct node_config *cfg, char *err, size_t err_len)
+void node_config_defaults(struct node_config *cfg, const char *path)
 {
-	struct config_parse p = {.cfg = cfg};
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
@@ -190,6 +189,12 @@ int node_config_load(const char *path, struct node_config *cfg, char *err, size_
 	cfg->max_queue_bytes = 4u << 20;
 	cfg->max_pending_handshakes = 64;
 	cfg->max_clients = 20000;
+}
+
+int node_config_load(const char *path, struct node_config *cfg, char *err, size_t err_len)
+{
+	struct config_parse p = {.cfg = cfg};
+	node_config_defaults(cfg, path);
 
 	char copy[4096];
 	snprintf(copy, sizeof(copy), "%s", path);

@@ -55,6 +55,9 @@ int node_config_path(const struct node_config *cfg, const char *value, char *out
 int node_config_check_section(const struct node_config *cfg, const char *section,
 			      const char *const *known, char *err, size_t err_len);
 
+/* The defaults every config starts from (path is the config file). */
+void node_config_defaults(struct node_config *cfg, const char *path);
+
 /* Reads an INI config. Relative paths are taken from the config's folder.
  * On error returns -EINVAL with one line "FILE:LINE: problem" in err. */
 int node_config_load(const char *path, struct node_config *cfg, char *err, size_t err_len);

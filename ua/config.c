@@ -95,13 +95,9 @@ int ua_config_load(const char *path, struct ua_config *cfg, char *err, size_t er
 	memset(cfg, 0, sizeof(*cfg));
 	struct node_config *nc = &cfg->node;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
-	snprintf(nc->path, sizeof(nc->path), "%s", path);
-	snprintf(nc->log_level, sizeof(nc->log_level), "info");
+	node_config_defaults(nc, path);
+	/* A ua is a client: one link, reconnecting sooner, a smaller queue. */
 	nc->client = 1;
-	nc->keepalive_ms = 1000;
-	nc->dead_ms = 5000;
-	nc->handshake_timeout_ms = 5000;
-	nc->reconnect_min_ms = 100;
 	nc->reconnect_max_ms = 2000;
 	nc->max_queue_bytes = 1u << 20;
 	nc->max_pending_handshakes = 1;

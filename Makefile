@@ -11,8 +11,8 @@
 # Every target first makes sure the Debian packages are there
 # (scripts/install-deps.sh installs what is missing).
 
-PARTS      := util db keys topo link circuit node router lighthouse lookup ua cli
-LIB_PARTS  := util db keys topo link circuit node router lighthouse lookup ua
+PARTS      := util db keys topo link circuit sip node router lighthouse lookup ua cli
+LIB_PARTS  := util db keys topo link circuit sip node router lighthouse lookup ua
 PROTOS     := $(wildcard proto/*.proto)
 
 ifeq ($(ASAN),1)
@@ -22,7 +22,7 @@ BUILD      ?= build
 endif
 
 CC         ?= cc
-PKGS       := libsodium libuv libprotobuf-c inih sqlite3
+PKGS       := libsodium libuv libprotobuf-c inih sqlite3 libosip2
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS))
 

@@ -14,19 +14,20 @@ allowed() {
 	topo) echo "util keys" ;;
 	link) echo "util keys" ;;
 	circuit) echo "util keys" ;;
+	sip) echo "util" ;;
 	node) echo "util keys topo link" ;;
 	router) echo "util keys topo link node" ;;
 	lookup) echo "util db keys topo link node router" ;;
-	lighthouse) echo "util db keys topo link circuit node router lookup" ;;
-	ua) echo "util keys topo link circuit node" ;;
-	cli) echo "util db keys topo link circuit node router lighthouse lookup ua" ;;
+	lighthouse) echo "util db keys topo link circuit sip node router lookup" ;;
+	ua) echo "util db keys topo link circuit sip node" ;;
+	cli) echo "util db keys topo link circuit sip node router lighthouse lookup ua" ;;
 	*) echo "" ;;
 	esac
 }
 
 passed=0
 failed=0
-for part in util db keys topo link circuit node router lookup lighthouse ua cli; do
+for part in util db keys topo link circuit sip node router lookup lighthouse ua cli; do
 	ok=1
 	for f in "$part"/*.c "$part"/*.h; do
 		[ -e "$f" ] || continue

@@ -1,0 +1,173 @@
+/* sip: SIP messages as the ua and the lighthouse handle them (DESIGN.md §5)
+ * — bounded parsing and validation, serialising, building responses, the
+ * privacy scrubber (RFC 3323) and digest authentication (RFC 7616 / 8760).
+ *
+ * Parsing is libosip2's (Debian libosip2-dev): a well-kept SIP grammar, so
+ * we do not write our own. What we add is the bounding and checking it does
+ * not do: a size limit before it sees the bytes, the mandatory headers,
+ * Content-Length against the body, CR/LF injection and UTF-8 in display
+ * names. The digest `Authorization` header is read by libosip2 as well.
+ *
+ * Messages are libosip2's osip_message_t: free with osip_message_free().
+ * Strings this part hands out are malloc'd (free with free()). Functions
+ * return 0 or a negative value from enum sip_error (or -ENOMEM). No I/O,
+ * no logging. Not thread-safe: sip_init() once per process first. */
+#ifndef ANOSIP_SIP_H
+#define ANOSIP_SIP_H
+
+#include <osipparser2/osip_parser.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The largest SIP message we accept (headers and body); a larger one gets
+ * 513 Message Too Large. Below the circuit's CIRC_DATA_MAX with room for
+ * the certificate and signature that travel with it. */
+#define SIP_MESSAGE_MAX 8192
+/* The host part every scrubbed URI carries. */
+#define SIP_ANON_HOST "anosip.invalid"
+#define SIP_NICKNAME_MAX 63
+
+enum sip_error {
+	SIP_ERR_PARSE = -3000,	   /* not SIP at all (no start line): drop */
+	SIP_ERR_TOO_LARGE = -3001, /* over SIP_MESSAGE_MAX: 513 */
+	SIP_ERR_INVALID = -3002,   /* bad start line, URI or header: 400 */
+	SIP_ERR_MISSING = -3003,   /* a mandatory header is missing: 400 */
+	SIP_ERR_LENGTH = -3004,	   /* Content-Length disagrees with the body: 400 */
+	SIP_ERR_ENCODING = -3005,  /* a display name or header is not UTF-8: 400 */
+	SIP_ERR_INJECTION = -3006, /* CR, LF or NUL inside a header value: 400 */
+	SIP_ERR_STALE = -3007,	   /* digest nonce expired: 401 with stale=true */
+	SIP_ERR_AUTH = -3008,	   /* digest missing, malformed, forged or wrong: 401/403 */
+};
+const char *sip_strerror(int err);
+/* The SIP status a request that failed with err should get (400, 513, ...),
+ * 0 when it should be dropped silently. */
+int sip_error_status(int err);
+
+/* Initialises libosip2's parser (and keeps its trace off). Idempotent. */
+void sip_init(void);
+
+/* --- parsing and serialising --- */
+
+/* Parses and validates one message of len bytes (no trailing data: a
+ * stream reader frames it first with sip_frame_length()). On success *out is
+ * the message. On a validation error (SIP_ERR_INVALID, _MISSING, _LENGTH,
+ * _ENCODING, _INJECTION, _TOO_LARGE) *out is still set when enough of a
+ * request was readable to answer it (Via, From, To, Call-ID, CSeq), so the
+ * caller can send sip_response_make(*out, sip_error_status(rc), ...); else
+ * *out is NULL. For a too-large message only the headers are parsed. */
+int sip_parse(const char *buf, size_t len, osip_message_t **out);
+
+/* For a stream (TCP): how long the first message in buf is (headers, blank
+ * line and Content-Length bytes of body). 0 when more bytes are needed,
+ * SIP_ERR_TOO_LARGE when the message cannot fit SIP_MESSAGE_MAX,
+ * SIP_ERR_LENGTH / SIP_ERR_INVALID for a missing or bad Content-Length
+ * (RFC 3261 §18.3: mandatory on streams). Leading CRLF keep-alives count
+ * as a message of their length with no content (*keepalive set). */
+long sip_frame_length(const char *buf, size_t len, int *keepalive);
+
+/* Serialises m. *out is malloc'd and NUL-terminated, *len excludes the NUL;
+ * the caller frees it. */
+int sip_to_string(const osip_message_t *m, char **out, size_t *len);
+
+/* --- accessors --- */
+
+int sip_is_request(const osip_message_t *m);
+/* The method (of the request, or of a response's CSeq), never NULL. */
+const char *sip_method(const osip_message_t *m);
+int sip_status(const osip_message_t *m); /* 0 for a request */
+/* The top Via's branch parameter or NULL. */
+const char *sip_branch(const osip_message_t *m);
+/* Copies the user part of uri into nick when it is a valid nickname
+ * (1..63 of [a-z0-9._-]); SIP_ERR_INVALID otherwise. */
+int sip_uri_nickname(const osip_uri_t *uri, char nick[SIP_NICKNAME_MAX + 1]);
+/* Header value by name (case-insensitive, compact forms too) or NULL. */
+const char *sip_header(const osip_message_t *m, const char *name);
+/* The Expires that applies to a REGISTER's first contact: the contact's
+ * expires parameter, else the Expires header, else def. */
+unsigned sip_register_expires(const osip_message_t *m, unsigned def);
+
+/* --- responses --- */
+
+/* Builds a response to request: Via list, From, To (a fresh random tag is
+ * added for status > 100 when the request's To has none), Call-ID, CSeq,
+ * Content-Length 0; no Server header. reason NULL means the standard
+ * phrase. *out is the caller's. */
+int sip_response_make(const osip_message_t *request, int status, const char *reason,
+		      osip_message_t **out);
+/* The standard reason phrase of a status ("Not Found"), or "Unknown". */
+const char *sip_reason_phrase(int status);
+
+/* --- scrubbing (DESIGN.md §5.4, RFC 3323) ---
+ *
+ * What enters the circuit is rebuilt from a whitelist: Request-URI as
+ * sip:USER@domain without parameters; one Via "SIP/2.0/UDP
+ * anosip.invalid;branch=BRANCH"; From/To as <sip:USER@domain>;tag=T with no
+ * display name unless it equals the user, tags replaced by keyed hashes;
+ * Call-ID replaced by a keyed hash "HEX@anosip.invalid"; CSeq, Max-Forwards,
+ * Expires, Content-Type kept; Contact replaced by <sip:NICK@anosip.invalid>
+ * (its expires parameter kept; "*" kept); Authorization kept for REGISTER;
+ * in responses WWW-Authenticate, Min-Expires, Retry-After kept. Every other
+ * header (User-Agent, Server, Organization, Subject, Call-Info, Warning,
+ * Reply-To, In-Reply-To, Record-Route, Route, Allow, Supported, X-*, ...)
+ * is dropped. Bodies are dropped: the tunnelled legs (REGISTER,
+ * INVITE -> 302) need no SDP, so none reaches the network. */
+struct sip_scrub {
+	const char *nickname;	/* the ua's nickname: Contact user, allowed display name */
+	const char *domain;	/* host of Request-URI, From, To: the ANOSIP domain */
+	const char *branch;	/* the Via branch to put (z9hG4bK...) */
+	uint8_t hash_key[32];	/* keys the Call-ID and tag hashes */
+};
+/* Scrubs a request (REGISTER, INVITE, CANCEL, ...) in place. */
+int sip_scrub_request(osip_message_t *m, const struct sip_scrub *s);
+/* Scrubs a response in place (same rules; the Via is replaced by one with
+ * s->branch). */
+int sip_scrub_response(osip_message_t *m, const struct sip_scrub *s);
+/* The keyed hash the scrubber puts in place of a Call-ID or tag value:
+ * 32 hex characters (+ "@anosip.invalid" for a Call-ID). out >= 64 bytes. */
+void sip_scrub_hash(const uint8_t key[32], const char *value, int is_call_id, char *out,
+		    size_t out_len);
+
+/* --- digest authentication (RFC 7616, RFC 8760) --- */
+
+enum sip_digest_algorithm { SIP_DIGEST_MD5 = 0, SIP_DIGEST_SHA256 = 1 };
+#define SIP_HA1_MD5_LEN 16
+#define SIP_HA1_SHA256_LEN 32
+/* Nonces older than this are answered with stale=true. */
+#define SIP_NONCE_LIFETIME_S 300
+
+/* HA1 = H(username ":" realm ":" password), raw bytes (16 or 32). */
+void sip_digest_ha1(enum sip_digest_algorithm alg, const char *username, const char *realm,
+		    const char *password, uint8_t *out);
+
+/* A nonce the server can check without storing it: base64url of
+ * (issued time, random, HMAC-SHA256(key, time||random||realm)).
+ * out >= 96 bytes. */
+void sip_nonce_make(const uint8_t key[32], const char *realm, uint64_t now_unix, char *out,
+		    size_t out_len);
+/* 0 when key made it and it is at most SIP_NONCE_LIFETIME_S old,
+ * SIP_ERR_STALE when older (or from the future), SIP_ERR_AUTH when forged. */
+int sip_nonce_check(const uint8_t key[32], const char *realm, const char *nonce,
+		    uint64_t now_unix);
+
+/* The value of one WWW-Authenticate header (malloc'd): Digest realm,
+ * nonce, algorithm (MD5 or SHA-256), qop="auth", opaque-free, stale=true
+ * when stale. */
+int sip_digest_challenge(enum sip_digest_algorithm alg, const char *realm, const char *nonce,
+			 int stale, char **out);
+
+/* The credentials of an Authorization header, unquoted (malloc'd strings,
+ * freed with sip_credentials_free). */
+struct sip_credentials {
+	enum sip_digest_algorithm algorithm;
+	char *username, *realm, *nonce, *uri, *response, *qop, *nc, *cnonce;
+};
+/* Reads the first Authorization header of m (Digest only; qop must be
+ * "auth" with nc and cnonce, algorithm MD5 or SHA-256, response the right
+ * number of hex digits). SIP_ERR_AUTH when missing or malformed. */
+int sip_credentials_parse(const osip_message_t *m, struct sip_credentials *c);
+void sip_credentials_free(struct sip_credentials *c);
+/* Checks c->response for method against ha1 (of c->algorithm's length), in
+ * constant time: 0 or SIP_ERR_AUTH. */
+int sip_digest_verify(const struct sip_credentials *c, const char *method, const uint8_t *ha1);
+
+#endif

@@ -37,7 +37,7 @@ REGRESSIONS=$SRC_DIR/regressions
 # The library's parts, as the Makefile lists them (LIB_PARTS).
 PARTS=$(sed -n 's/^LIB_PARTS *:= *//p' Makefile)
 PARTS=${PARTS:-util keys topo link node router}
-PKGS="libsodium libuv libprotobuf-c inih"
+PKGS="libsodium libuv libprotobuf-c inih libosip2"
 LIB_PKGS="$PKGS sqlite3"
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}

@@ -9,9 +9,11 @@
 #include "keys/keys.h"
 #include "link.pb-c.h"
 #include "routed.pb-c.h"
+#include "sip/sip.h"
 #include "util/util.h"
 
 #include <endian.h>
+#include <osipparser2/osip_md5.h>
 
 #include <sodium.h>
 #include <stdio.h>
@@ -957,6 +959,180 @@ static void home_corpus(void)
 	put("fuzz_home", "answer-homed-nowhere", 0, 0, buf, anosip__v1__home_answer__pack(&a, buf));
 }
 
+/* --- fuzz_sip_parse, fuzz_sip_digest --- */
+
+#define SEED_SDP                                                                                   \
+	"v=0\r\no=- 1893204455 2947189122 IN IP4 192.168.1.23\r\ns=-\r\n"                          \
+	"c=IN IP4 192.168.1.23\r\nt=0 0\r\na=tool:baresip 1.0.0\r\n"                               \
+	"m=audio 10554 RTP/AVP 0 8 101\r\n"
+
+/* A message with its Content-Length worked out. */
+static void sip_seed(const char *name, const char *head, const char *body)
+{
+	char buf[4096];
+	int n =
+	    snprintf(buf, sizeof(buf), "%sContent-Length: %zu\r\n\r\n%s", head, strlen(body), body);
+	put("fuzz_sip_parse", name, 0, 0, (const uint8_t *)buf, (size_t)n);
+}
+
+static void sip_parse_corpus(void)
+{
+	sip_seed("baresip-register",
+		 "REGISTER sip:anosip.test SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 192.168.1.23:5062;branch=z9hG4bK3f1a8c;rport=5062;"
+		 "received=10.0.0.7\r\n"
+		 "Contact: \"Alice\" <sip:alice-0x559fd85f7a40@192.168.1.23:5062;transport=udp>;"
+		 "expires=600\r\n"
+		 "Max-Forwards: 70\r\nTo: <sip:alice@anosip.test>\r\n"
+		 "From: <sip:alice@anosip.test>;tag=7c2a9e51b0d4f3e8\r\n"
+		 "Call-ID: 4b1e8f2a6c3d9e07@192.168.1.23\r\nCSeq: 2 REGISTER\r\n"
+		 "User-Agent: baresip v1.0.0 (x86_64/linux)\r\n"
+		 "Authorization: Digest username=\"alice\",realm=\"anosip\",nonce=\"abc\","
+		 "uri=\"sip:anosip.test\",response=\"0123456789abcdef0123456789abcdef\","
+		 "algorithm=MD5,cnonce=\"0a4f113b\",qop=auth,nc=00000001\r\n"
+		 "Allow: INVITE,ACK,BYE,CANCEL,OPTIONS\r\nExpires: 600\r\n",
+		 "");
+	sip_seed("sipp-invite",
+		 "INVITE sip:mother@127.0.0.1:5060 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-1234-1-0\r\n"
+		 "From: sipp <sip:sipp@127.0.0.1:5061>;tag=1234SIPpTag001\r\n"
+		 "To: mother <sip:mother@127.0.0.1:5060>\r\nCall-ID: 1-2345@127.0.0.1\r\n"
+		 "CSeq: 1 INVITE\r\nContact: sip:sipp@127.0.0.1:5061\r\nMax-Forwards: 70\r\n"
+		 "Subject: Performance Test\r\nContent-Type: application/sdp\r\n",
+		 SEED_SDP);
+	sip_seed("baresip-ok",
+		 "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP anosip.invalid;branch=z9hG4bKpeer\r\n"
+		 "Record-Route: <sip:10.1.2.3;lr>\r\nFrom: <sip:mother@anosip.test>;tag=a\r\n"
+		 "To: <sip:alice@anosip.test>;tag=8a1f0e77\r\nCall-ID: x@anosip.invalid\r\n"
+		 "CSeq: 1 INVITE\r\nServer: baresip v1.0.0 (x86_64/linux)\r\n"
+		 "Contact: <sip:alice-0x559fd85f7a40@192.168.1.23:5062>\r\n"
+		 "Retry-After: 120 (in a meeting);duration=60\r\nContent-Type: application/sdp\r\n",
+		 SEED_SDP);
+	sip_seed("challenge",
+		 "SIP/2.0 401 Unauthorized\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+		 "From: <sip:alice@anosip.test>;tag=1\r\nTo: <sip:alice@anosip.test>;tag=2\r\n"
+		 "Call-ID: c\r\nCSeq: 1 REGISTER\r\nMin-Expires: 60\r\n"
+		 "WWW-Authenticate: Digest realm=\"anosip\", nonce=\"n1\", algorithm=SHA-256, "
+		 "qop=\"auth\"\r\n"
+		 "WWW-Authenticate: Digest realm=\"anosip\", nonce=\"n1\", algorithm=MD5, "
+		 "qop=\"auth\", stale=true\r\n",
+		 "");
+	sip_seed(
+	    "compact-options",
+	    "OPTIONS sip:mother@anosip.test SIP/2.0\r\nv: SIP/2.0/TCP h.example;branch=z9hG4bKc\r\n"
+	    "f: \"mother\" <sip:mother@anosip.test>;tag=1\r\nt: <sip:mother@anosip.test>\r\n"
+	    "i: abc\r\nCSeq: 7 OPTIONS\r\nm: <sip:a@h.example>;expires=30\r\ns: hi, there\r\n"
+	    "k: path\r\n",
+	    "");
+	sip_seed("bye-rtp-stat",
+		 "BYE sip:mother@anosip.invalid SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 192.168.1.23:5062;branch=z9hG4bKb;rport\r\n"
+		 "Max-Forwards: 70\r\nTo: <sip:mother@anosip.test>;tag=x\r\n"
+		 "From: <sip:alice@anosip.test>;tag=y\r\nCall-ID: z@192.168.1.23\r\nCSeq: 3 BYE\r\n"
+		 "X-RTP-Stat: PS=120,OS=19200,PR=118,RA=192.168.1.23:10554\r\n"
+		 "Route: <sip:127.0.0.1:5070;lr>\r\n",
+		 "");
+	sip_seed("register-star",
+		 "REGISTER sip:anosip.test SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKs\r\n"
+		 "From: <sip:alice@anosip.test>;tag=1\r\nTo: <sip:alice@anosip.test>\r\n"
+		 "Call-ID: c\r\nCSeq: 3 REGISTER\r\nContact: *\r\nExpires: 0\r\n",
+		 "");
+	sip_seed("multipart",
+		 "INVITE sip:mother@anosip.test SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKm\r\n"
+		 "From: <sip:alice@anosip.test>;tag=1\r\nTo: <sip:mother@anosip.test>\r\n"
+		 "Call-ID: c\r\nCSeq: 1 INVITE\r\nMIME-Version: 1.0\r\n"
+		 "Content-Type: multipart/mixed;boundary=unique\r\n",
+		 "\r\n--unique\r\nContent-Type: application/sdp\r\n\r\n" SEED_SDP
+		 "\r\n--unique\r\nContent-Type: text/plain\r\n\r\nhello\r\n--unique--\r\n");
+	text_seed("fuzz_sip_parse", "keep-alive", "\r\n\r\n");
+	text_seed("fuzz_sip_parse", "injection",
+		  "OPTIONS sip:m@a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+		  "From: <sip:a@b>;tag=1\r\nTo: <sip:m@a>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n"
+		  "Subject: hi\nVia: SIP/2.0/UDP evil;branch=z9hG4bKe\r\n\r\n");
+
+	/* Over SIP_MESSAGE_MAX by its body: answered with 513. */
+	static char big[SIP_MESSAGE_MAX + 512];
+	int n = snprintf(
+	    big, sizeof(big),
+	    "MESSAGE sip:mother@anosip.test SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKl\r\n"
+	    "From: <sip:alice@anosip.test>;tag=1\r\nTo: <sip:mother@anosip.test>\r\n"
+	    "Call-ID: c\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: %d\r\n\r\n",
+	    SIP_MESSAGE_MAX);
+	memset(big + n, 'x', sizeof(big) - (size_t)n);
+	put("fuzz_sip_parse", "too-large", 0, 0, (const uint8_t *)big, sizeof(big));
+}
+
+/* hex(H(text)), as the client computes it. */
+static void digest_hex(enum sip_digest_algorithm alg, const char *text, char *out)
+{
+	uint8_t h[32];
+	size_t n = alg == SIP_DIGEST_MD5 ? 16 : 32;
+	if (alg == SIP_DIGEST_MD5) {
+		osip_MD5_CTX ctx;
+		osip_MD5Init(&ctx);
+		osip_MD5Update(&ctx, (unsigned char *)text, (unsigned)strlen(text));
+		osip_MD5Final(h, &ctx);
+	} else {
+		crypto_hash_sha256(h, (const uint8_t *)text, strlen(text));
+	}
+	sodium_bin2hex(out, 2 * n + 1, h, n);
+}
+
+/* An Authorization for FUZZ_NICKNAME in realm "anosip" with the harness's
+ * password "s3cret", right for REGISTER. */
+static void digest_credentials(enum sip_digest_algorithm alg, char *out, size_t len)
+{
+	char ha1[65], ha2[65], kd[512], response[65];
+	const char *nonce = "Y2hlY2tlZC1ieS10aGUtaGFybmVzcw", *cnonce = "0a4f113b";
+	snprintf(kd, sizeof(kd), "%s:anosip:s3cret", FUZZ_NICKNAME);
+	digest_hex(alg, kd, ha1);
+	digest_hex(alg, "REGISTER:sip:anosip.test", ha2);
+	snprintf(kd, sizeof(kd), "%s:%s:00000001:%s:auth:%s", ha1, nonce, cnonce, ha2);
+	digest_hex(alg, kd, response);
+	snprintf(out, len,
+		 "Digest username=\"%s\", realm=\"anosip\", nonce=\"%s\", uri=\"sip:anosip.test\", "
+		 "response=\"%s\", algorithm=%s, cnonce=\"%s\", qop=auth, nc=00000001",
+		 FUZZ_NICKNAME, nonce, response, alg == SIP_DIGEST_MD5 ? "MD5" : "SHA-256", cnonce);
+}
+
+static void sip_digest_corpus(void)
+{
+	char auth[1024];
+	digest_credentials(SIP_DIGEST_MD5, auth, sizeof(auth));
+	put("fuzz_sip_digest", "header-md5", 0, 1, (const uint8_t *)auth, strlen(auth));
+	put("fuzz_sip_digest", "message-md5", 1, 1, (const uint8_t *)auth, strlen(auth));
+	digest_credentials(SIP_DIGEST_SHA256, auth, sizeof(auth));
+	put("fuzz_sip_digest", "header-sha256", 0, 1, (const uint8_t *)auth, strlen(auth));
+	put("fuzz_sip_digest", "message-sha256", 1, 1, (const uint8_t *)auth, strlen(auth));
+	static const char no_alg[] =
+	    "Digest username=\"al\\\"ice\", realm=\"anosip\", nonce=\"n\", uri=\"sip:a\", "
+	    "response=\"0123456789abcdef0123456789abcdef\", cnonce=\"c\", qop=\"auth\", "
+	    "nc=00000001";
+	put("fuzz_sip_digest", "header-quoted", 0, 1, (const uint8_t *)no_alg, sizeof(no_alg) - 1);
+	static const char basic[] = "Basic YWxpY2U6czNjcmV0";
+	put("fuzz_sip_digest", "header-basic", 0, 1, (const uint8_t *)basic, sizeof(basic) - 1);
+
+	/* Issued and checking times (little-endian), then a nonce text. */
+	uint8_t times[16 + 75];
+	uint64_t issued = FUZZ_NOW_S;
+	const int64_t ages[] = {0, SIP_NONCE_LIFETIME_S, SIP_NONCE_LIFETIME_S + 1, -30, -31};
+	const char *names[] = {"nonce-fresh", "nonce-last-second", "nonce-stale", "nonce-future-30",
+			       "nonce-future-31"};
+	for (size_t i = 0; i < sizeof(ages) / sizeof(ages[0]); i++) {
+		uint64_t now = issued + (uint64_t)ages[i];
+		for (int b = 0; b < 8; b++) {
+			times[b] = (uint8_t)(issued >> (8 * b));
+			times[8 + b] = (uint8_t)(now >> (8 * b));
+		}
+		memset(times + 16, 'A', 75);
+		put("fuzz_sip_digest", names[i], 2, 1, times, sizeof(times));
+	}
+	static const char challenge[] = "anosip\0Y2hlY2tlZC1ieS10aGUtaGFybmVzcw";
+	put("fuzz_sip_digest", "challenge", 3, 1, (const uint8_t *)challenge,
+	    sizeof(challenge) - 1);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -981,5 +1157,7 @@ int main(int argc, char **argv)
 	certificate_corpus();
 	ua_config_corpus();
 	home_corpus();
+	sip_parse_corpus();
+	sip_digest_corpus();
 	return 0;
 }

@@ -1,0 +1,48 @@
+/* sip: helpers the files of this part share (not for other parts). */
+#ifndef ANOSIP_SIP_PRIVATE_H
+#define ANOSIP_SIP_PRIVATE_H
+
+#include "sip/sip.h"
+
+#include <stddef.h>
+
+/* Whether the len bytes at s are well-formed UTF-8 (no overlong forms,
+ * no surrogates, nothing above U+10FFFF). */
+int sip_utf8_valid(const char *s, size_t len);
+
+/* Whether s is a non-empty RFC 3261 token (alphanumerics and -.!%*_+`'~)
+ * of at most max characters. */
+int sip_token_valid(const char *s, size_t max);
+
+/* Whether s is 1..max decimal digits; *value is then its value (which
+ * saturates at UINT64_MAX). */
+int sip_digits_value(const char *s, size_t max, unsigned long long *value);
+
+/* Looks for the Content-Length header (or its compact form "l") in the
+ * header lines of hdr (the start line, the headers and the blank line:
+ * hdr_len bytes). Returns 1 and sets *value when there is exactly one with
+ * a decimal value, 0 when there is none, SIP_ERR_INVALID when it is
+ * repeated or not a number, SIP_ERR_TOO_LARGE when its value is over
+ * SIP_MESSAGE_MAX. Reads nothing past hdr_len. */
+int sip_scan_content_length(const char *hdr, size_t hdr_len, size_t *value);
+
+/* Whether the header line [line, end) is named name (lower case) or its
+ * one-letter compact form (case-insensitive, blanks allowed before the
+ * colon); *value then points just past the colon. */
+int sip_header_line_is(const char *line, const char *end, const char *name, char compact,
+		       const char **value);
+
+/* The first CRLF in [p, end), or NULL. (memmem does the same, with more
+ * set-up per call than these short lines are worth.) */
+const char *sip_crlf(const char *p, const char *end);
+
+/* The offset just past the first CRLFCRLF in the first len bytes of buf,
+ * or 0 when there is none. */
+size_t sip_header_end(const char *buf, size_t len);
+
+/* 0 when libosip2 can write each of m's single headers (it writes a
+ * broken line, and reports nothing, for one it cannot; see message.c),
+ * else SIP_ERR_INVALID (or -ENOMEM). */
+int sip_check_serialises(const osip_message_t *m);
+
+#endif

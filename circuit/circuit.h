@@ -106,4 +106,38 @@ int circ_certificate_verify(const uint8_t *signed_cert, size_t len,
 			    const uint8_t lighthouse_sign[32], uint64_t now_unix,
 			    Anosip__V1__Certificate **cert);
 
+/* Which key a lighthouse signs certificates with: 0 and the key, or < 0
+ * for a lighthouse we do not know. */
+typedef int (*circ_lighthouse_key_fn)(void *ctx, const char *lighthouse_id,
+				      uint8_t sign_public[32]);
+/* circ_certificate_verify with the key of the lighthouse the certificate
+ * names, as fn finds it (CIRC_ERR_PROOF for an unknown lighthouse). */
+int circ_certificate_verify_any(const uint8_t *signed_cert, size_t len, circ_lighthouse_key_fn fn,
+				void *ctx, uint64_t now_unix, Anosip__V1__Certificate **cert);
+
+/* --- SIP response identity (docs/protocol.md §6) --- */
+
+/* The longest direct contact a 302 carries. */
+#define CIRC_CONTACT_MAX 512
+
+/* The callee's signed answer to an INVITE: an encoded SignedSipResponse
+ * with its certificate, contact (NULL for none, e.g. a decline) sealed to
+ * the caller's nickname key, and an Ed25519 signature by the callee's
+ * nickname key over the message bytes, the certificate and the sealed
+ * contact. *out is malloc'd (caller frees). */
+int circ_sip_response_sign(const struct keys_pair *callee, const uint8_t *callee_cert,
+			   size_t callee_cert_len, const uint8_t caller_sign_public[32],
+			   const uint8_t *message, size_t message_len, const char *contact,
+			   uint8_t **out, size_t *out_len);
+
+/* The caller's side: checks the certificate (fn finds its lighthouse's
+ * key), the signature over exactly these message bytes, and opens the
+ * contact with the caller's nickname key. callee gets the certificate's
+ * nickname; *contact is malloc'd (caller frees) or NULL when none was
+ * sealed. */
+int circ_sip_response_open(const uint8_t *signed_response, size_t len, const uint8_t *message,
+			   size_t message_len, const struct keys_pair *caller,
+			   circ_lighthouse_key_fn fn, void *ctx, uint64_t now_unix,
+			   char callee[CIRC_NICKNAME_MAX + 1], char **contact);
+
 #endif

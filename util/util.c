@@ -32,6 +32,11 @@ int log_level_parse(const char *name, enum log_level *out)
 	return -EINVAL;
 }
 
+int log_enabled(enum log_level level)
+{
+	return level <= log_threshold;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *names[] = {"error", "warn", "info", "debug"};
@@ -223,6 +228,24 @@ int util_path_join(const char *base_dir, const char *value, char *out, size_t le
 	int n = value[0] == '/' ? snprintf(out, len, "%s", value)
 				: snprintf(out, len, "%s/%s", base_dir, value);
 	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+int util_format_address(const struct sockaddr_storage *addr, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	int n;
+	if (addr->ss_family == AF_INET) {
+		const struct sockaddr_in *v4 = (const struct sockaddr_in *)addr;
+		inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
+		n = snprintf(out, len, "%s:%u", host, ntohs(v4->sin_port));
+	} else if (addr->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)addr;
+		inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
+		n = snprintf(out, len, "[%s]:%u", host, ntohs(v6->sin6_port));
+	} else {
+		return -EINVAL;
+	}
+	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
 }
 
 int util_parse_address(const char *text, struct sockaddr_storage *out)

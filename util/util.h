@@ -13,6 +13,8 @@ enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 void log_setup(const char *tag, enum log_level level);
 int log_level_parse(const char *name, enum log_level *out);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 1 when messages of this level are written (to skip costly formatting). */
+int log_enabled(enum log_level level);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
@@ -53,6 +55,9 @@ int util_path_join(const char *base_dir, const char *value, char *out, size_t le
 
 /* Parses "a.b.c.d:port" or "[v6]:port" into a sockaddr_storage. */
 int util_parse_address(const char *text, struct sockaddr_storage *out);
+/* The reverse: "a.b.c.d:port" or "[v6]:port". 0, or -EINVAL for another
+ * address family or a short buffer. */
+int util_format_address(const struct sockaddr_storage *addr, char *out, size_t len);
 
 /* Monotonic clock in milliseconds and nanoseconds; wall clock in ms. */
 uint64_t util_now_ms(void);

@@ -14,6 +14,7 @@
 #include "tests/unit/suites.h"
 #include "util/util.h"
 
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1502,6 +1503,111 @@ static void test_strerror(void **state)
 	assert_string_equal(circ_strerror(-1), "error");
 }
 
+/* --- SIP response identity --- */
+
+static int key_of(void *ctx, const char *id, uint8_t sign_public[32])
+{
+	struct fixture *f = ctx;
+	if (strcmp(id, LH_ID) != 0)
+		return -ENOENT;
+	memcpy(sign_public, f->lh.pub.sign, 32);
+	return 0;
+}
+
+static const char RESPONSE[] = "SIP/2.0 302 Moved Temporarily\r\nCSeq: 1 INVITE\r\n\r\n";
+
+/* The callee (NICK, f->nick) answers the caller (f->other_nick). */
+static uint8_t *sign_response(struct fixture *f, const char *contact, size_t *len)
+{
+	size_t cert_len;
+	uint8_t *cert = cert_sign(f, NOW, NOW + 30 * DAY, &cert_len), *out = NULL;
+	assert_int_equal(circ_sip_response_sign(&f->nick, cert, cert_len, f->other_nick.pub.sign,
+						(const uint8_t *)RESPONSE, sizeof(RESPONSE) - 1,
+						contact, &out, len),
+			 0);
+	free(cert);
+	return out;
+}
+
+static int open_response(struct fixture *f, const uint8_t *r, size_t len, const char *message,
+			 const struct keys_pair *caller, char **contact)
+{
+	char callee[CIRC_NICKNAME_MAX + 1] = "";
+	int rc = circ_sip_response_open(r, len, (const uint8_t *)message, strlen(message), caller,
+					key_of, f, NOW + DAY, callee, contact);
+	if (rc == 0)
+		assert_string_equal(callee, NICK);
+	else
+		assert_null(*contact);
+	return rc;
+}
+
+static void test_sip_response_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	size_t len;
+	char *contact = NULL;
+	uint8_t *r = sign_response(f, "sip:0123@192.0.2.7:5070", &len);
+	/* The contact is sealed: not in the clear on the wire. */
+	assert_null(memmem(r, len, "192.0.2.7", 9));
+	assert_int_equal(open_response(f, r, len, RESPONSE, &f->other_nick, &contact), 0);
+	assert_string_equal(contact, "sip:0123@192.0.2.7:5070");
+	free(contact);
+	free(r);
+	/* A decline carries no contact. */
+	r = sign_response(f, NULL, &len);
+	assert_int_equal(open_response(f, r, len, RESPONSE, &f->other_nick, &contact), 0);
+	assert_null(contact);
+	free(r);
+}
+
+static void test_sip_response_forged(void **state)
+{
+	struct fixture *f = *state;
+	size_t len;
+	char *contact = NULL;
+	uint8_t *r = sign_response(f, "sip:0123@192.0.2.7:5070", &len);
+	/* Another message under the same signature (a lighthouse turning a
+	 * decline into a redirect, or the other way round). */
+	assert_int_equal(
+	    open_response(f, r, len, "SIP/2.0 603 Decline\r\n\r\n", &f->other_nick, &contact),
+	    CIRC_ERR_PROOF);
+	/* Only the caller opens the contact. */
+	assert_int_equal(open_response(f, r, len, RESPONSE, &f->lh, &contact), CIRC_ERR_SEALED);
+	/* Any flipped byte breaks it. */
+	for (size_t i = 0; i < len; i += 7) {
+		r[i] ^= 0x20;
+		assert_true(open_response(f, r, len, RESPONSE, &f->other_nick, &contact) < 0);
+		r[i] ^= 0x20;
+	}
+	assert_true(open_response(f, r, len / 2, RESPONSE, &f->other_nick, &contact) < 0);
+	free(r);
+	/* Signed by a key the certificate does not name. */
+	size_t cert_len;
+	uint8_t *cert = cert_sign(f, NOW, NOW + 30 * DAY, &cert_len);
+	assert_int_equal(circ_sip_response_sign(&f->other_nick, cert, cert_len,
+						f->other_nick.pub.sign, (const uint8_t *)RESPONSE,
+						sizeof(RESPONSE) - 1, NULL, &r, &len),
+			 0);
+	assert_int_equal(open_response(f, r, len, RESPONSE, &f->other_nick, &contact),
+			 CIRC_ERR_PROOF);
+	free(r);
+	free(cert);
+	/* A certificate from a lighthouse we do not know. */
+	uint8_t *foreign = NULL;
+	assert_int_equal(circ_certificate_sign(&f->other_lh, "node-9", NICK, f->nick.pub.sign, NOW,
+					       NOW + DAY, &foreign, &cert_len),
+			 0);
+	assert_int_equal(circ_sip_response_sign(&f->nick, foreign, cert_len, f->other_nick.pub.sign,
+						(const uint8_t *)RESPONSE, sizeof(RESPONSE) - 1,
+						NULL, &r, &len),
+			 0);
+	assert_int_equal(open_response(f, r, len, RESPONSE, &f->other_nick, &contact),
+			 CIRC_ERR_PROOF);
+	free(r);
+	free(foreign);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static const struct CMUnitTest tests[] = {
@@ -1542,6 +1648,8 @@ static const struct CMUnitTest tests[] = {
     T(test_cert_garbage),
     T(test_cert_signed_but_malformed),
     T(test_cert_sign_invalid_nickname),
+    T(test_sip_response_round_trip),
+    T(test_sip_response_forged),
     cmocka_unit_test(test_strerror),
 };
 

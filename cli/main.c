@@ -15,6 +15,7 @@ static const struct subcommand subcommands[] = {
     {"keygen", cmd_keygen, "write a key pair: keygen --out PREFIX"},
     {"directory", cmd_directory, "sign or show the network directory"},
     {"node", cmd_node, "run a node: node -c FILE"},
+    {"lighthouse", cmd_lighthouse, "a lighthouse's accounts: lighthouse user add|del|list|passwd"},
     {"ua", cmd_ua, "run a user agent: ua -c FILE [--init]"},
     {"ctl", cmd_ctl, "ask a running node: ctl -s SOCKET COMMAND..."},
     {"testbed", cmd_testbed, "start/stop a whole network on this machine"},

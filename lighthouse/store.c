@@ -1,13 +1,16 @@
-/* The lighthouse's SQLite store (docs/storage.md). One connection; every
- * statement is prepared once at open and reset after each use, so none
- * keeps a read snapshot (and the WAL) pinned between calls. */
-#include "lighthouse/store.h"
+/* The lighthouse's SQLite store (docs/storage.md): the schema and its
+ * migrations, every statement's SQL, opening and closing, and the tables
+ * of accounts, certificates and circuit bindings. The registrar's tables
+ * (passwords, registrations, failed authentications) are in store_sip.c.
+ * One connection; every statement is prepared once at open and reset after
+ * each use, so none keeps a read snapshot (and the WAL) pinned between
+ * calls. */
+#include "lighthouse/store_private.h"
 
 #include "circuit/circuit.h"
 #include "db/db.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,33 +42,23 @@ static const struct db_migration migrations[] = {
      " live INTEGER NOT NULL CHECK (live IN (0, 1)));"
      "CREATE INDEX bindings_by_circuit ON bindings (circuit);"
      "CREATE INDEX bindings_by_expiry ON bindings (expires_unix);"},
+    /* 1 -> 2. SIP registrations and failed-authentication counts. A
+     * registration keeps only until when it holds: the Contact it came with
+     * would say where the user is, which the lighthouse must not know. */
+    {"CREATE TABLE registrations ("
+     " nickname TEXT PRIMARY KEY NOT NULL REFERENCES accounts (nickname) ON DELETE CASCADE,"
+     " expires_unix INTEGER NOT NULL);"
+     "CREATE INDEX registrations_by_expiry ON registrations (expires_unix);"
+     "CREATE TABLE auth_failures ("
+     " nickname TEXT PRIMARY KEY NOT NULL REFERENCES accounts (nickname) ON DELETE CASCADE,"
+     " window_start_unix INTEGER NOT NULL,"
+     " failures INTEGER NOT NULL CHECK (failures > 0));"},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == LH_STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");
 
-enum statement {
-	ST_BEGIN,
-	ST_COMMIT,
-	ST_ROLLBACK,
-	ST_ACCOUNT_GET,
-	ST_ACCOUNT_ADD,
-	ST_ACCOUNT_DELETE,
-	ST_ACCOUNT_COUNT,
-	ST_CERTIFICATE_PUT,
-	ST_CERTIFICATE_GET,
-	ST_CERTIFICATE_DELETE,
-	ST_BINDING_SET,
-	ST_BINDING_GET,
-	ST_BINDING_DELETE,
-	ST_BINDING_STALE_CIRCUIT,
-	ST_BINDINGS_STALE_EXCEPT_EPOCH,
-	ST_BINDINGS_REFRESH_EPOCH,
-	ST_BINDINGS_EXPIRE,
-	ST_BINDINGS_ALL,
-	ST_BINDING_COUNT,
-	ST_COUNT
-};
+/* --- the statements --- */
 
 static const char *const statement_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -100,11 +93,37 @@ static const char *const statement_sql[ST_COUNT] = {
 			" ORDER BY nickname",
     [ST_BINDING_COUNT] = "SELECT coalesce(sum(live = 1), 0), coalesce(sum(live = 0), 0)"
 			 " FROM bindings",
-};
-
-struct lh_store {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[ST_COUNT];
+    /* ?4: only when the account has no password yet. */
+    [ST_PASSWORD_SET] = "UPDATE accounts SET ha1_md5 = ?2, ha1_sha256 = ?3 WHERE nickname = ?1"
+			" AND (?4 = 0 OR (ha1_md5 IS NULL AND ha1_sha256 IS NULL))",
+    [ST_PASSWORD_GET] = "SELECT ha1_md5, ha1_sha256 FROM accounts WHERE nickname = ?1",
+    [ST_REGISTRATION_SET] = "INSERT INTO registrations (nickname, expires_unix) VALUES (?1, ?2)"
+			    " ON CONFLICT (nickname) DO UPDATE SET"
+			    " expires_unix = excluded.expires_unix",
+    [ST_REGISTRATION_GET] = "SELECT expires_unix FROM registrations WHERE nickname = ?1",
+    [ST_REGISTRATION_DELETE] = "DELETE FROM registrations WHERE nickname = ?1",
+    [ST_REGISTRATIONS_EXPIRE] = "DELETE FROM registrations WHERE expires_unix <= ?1",
+    [ST_REGISTRATION_COUNT] = "SELECT count(*) FROM registrations",
+    /* One row per nickname: a window opens at the first failure and lasts
+     * ?3 seconds; a failure after it opens a new one. A clock set back
+     * moves the start back with it, so the window ends ?3 seconds after
+     * the latest failure at the latest, never years later. The values on
+     * the right of SET are the row's old ones. */
+    [ST_AUTH_FAILURE] = "INSERT INTO auth_failures (nickname, window_start_unix, failures)"
+			" VALUES (?1, ?2, 1) ON CONFLICT (nickname) DO UPDATE SET"
+			" failures = CASE WHEN ?2 - window_start_unix >= ?3 THEN 1"
+			" ELSE min(failures + 1, 1000000000) END,"
+			" window_start_unix = CASE WHEN ?2 - window_start_unix >= ?3 THEN ?2"
+			" ELSE min(window_start_unix, ?2) END"
+			" RETURNING failures",
+    [ST_AUTH_FAILURES] = "SELECT CASE WHEN ?2 - window_start_unix >= ?3 THEN 0"
+			 " ELSE failures END FROM auth_failures WHERE nickname = ?1",
+    [ST_AUTH_RESET] = "DELETE FROM auth_failures WHERE nickname = ?1",
+    [ST_ACCOUNTS_ALL] = "SELECT a.nickname, a.created_unix,"
+			" a.ha1_md5 IS NOT NULL OR a.ha1_sha256 IS NOT NULL,"
+			" coalesce(r.expires_unix, 0)"
+			" FROM accounts AS a LEFT JOIN registrations AS r USING (nickname)"
+			" ORDER BY a.nickname",
 };
 
 /* --- the store --- */
@@ -178,7 +197,7 @@ int lh_store_account_add(struct lh_store *s, const char *nickname, const uint8_t
 	return rc < 0 ? rc : 0;
 }
 
-static int delete_by_nickname(struct lh_store *s, enum statement which, const char *nickname)
+int store_delete_by_nickname(struct lh_store *s, enum statement which, const char *nickname)
 {
 	sqlite3_stmt *st = s->stmt[which];
 	return db_change(st, db_bind_text(st, 1, nickname));
@@ -193,11 +212,15 @@ int lh_store_account_delete(struct lh_store *s, const char *nickname)
 	int rc = db_run(s->stmt[ST_BEGIN]);
 	if (rc < 0)
 		return rc;
-	rc = delete_by_nickname(s, ST_BINDING_DELETE, nickname);
+	rc = store_delete_by_nickname(s, ST_BINDING_DELETE, nickname);
 	if (rc >= 0)
-		rc = delete_by_nickname(s, ST_CERTIFICATE_DELETE, nickname);
+		rc = store_delete_by_nickname(s, ST_REGISTRATION_DELETE, nickname);
 	if (rc >= 0)
-		rc = delete_by_nickname(s, ST_ACCOUNT_DELETE, nickname);
+		rc = store_delete_by_nickname(s, ST_AUTH_RESET, nickname);
+	if (rc >= 0)
+		rc = store_delete_by_nickname(s, ST_CERTIFICATE_DELETE, nickname);
+	if (rc >= 0)
+		rc = store_delete_by_nickname(s, ST_ACCOUNT_DELETE, nickname);
 	if (rc == 0)
 		rc = -ENOENT;
 	if (rc > 0)
@@ -207,8 +230,7 @@ int lh_store_account_delete(struct lh_store *s, const char *nickname)
 	return rc < 0 ? rc : 0;
 }
 
-/* Runs a query whose one row holds counts. */
-static int counts(struct lh_store *s, enum statement which, uint64_t *first, uint64_t *second)
+int store_counts(struct lh_store *s, enum statement which, uint64_t *first, uint64_t *second)
 {
 	sqlite3_stmt *st = s->stmt[which];
 	int rc = db_step_row(st);
@@ -229,7 +251,7 @@ int lh_store_account_count(struct lh_store *s, uint64_t *count)
 {
 	if (!s)
 		return -EINVAL;
-	return counts(s, ST_ACCOUNT_COUNT, count, NULL);
+	return store_counts(s, ST_ACCOUNT_COUNT, count, NULL);
 }
 
 int lh_store_certificate_put(struct lh_store *s, const char *nickname, const uint8_t *cert,
@@ -386,5 +408,5 @@ int lh_store_binding_count(struct lh_store *s, uint64_t *live, uint64_t *stale)
 {
 	if (!s)
 		return -EINVAL;
-	return counts(s, ST_BINDING_COUNT, live, stale);
+	return store_counts(s, ST_BINDING_COUNT, live, stale);
 }

@@ -55,6 +55,7 @@ void lh_circuit_remove(struct lh *lh, router_circuit handle)
 			struct lh_circuit *c = *pp;
 			*pp = c->next;
 			circ_keys_wipe(&c->keys);
+			free(c->certificate);
 			free(c);
 			lh->n_circuits--;
 			return;
@@ -69,13 +70,14 @@ void lh_circuits_free(struct lh *lh)
 			struct lh_circuit *c = lh->circuits[b];
 			lh->circuits[b] = c->next;
 			circ_keys_wipe(&c->keys);
+			free(c->certificate);
 			free(c);
 		}
 	lh->n_circuits = 0;
 }
 
 /* Seals a CircuitMessage back down the circuit. */
-static int send_back(struct lh *lh, struct lh_circuit *c, const Anosip__V1__CircuitMessage *m)
+int lh_send_back(struct lh *lh, struct lh_circuit *c, const Anosip__V1__CircuitMessage *m)
 {
 	size_t len = anosip__v1__circuit_message__get_packed_size(m);
 	uint8_t *plain = malloc(len ? len : 1), *sealed = NULL;
@@ -129,7 +131,11 @@ void lh_on_data(void *ctx, router_circuit circuit, const Anosip__V1__CellData *d
 		Anosip__V1__CircuitMessage reply = ANOSIP__V1__CIRCUIT_MESSAGE__INIT;
 		reply.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_ECHO_REPLY;
 		reply.echo_reply = m->echo;
-		send_back(lh, c, &reply);
+		lh_send_back(lh, c, &reply);
+	} else if (m->body_case == ANOSIP__V1__CIRCUIT_MESSAGE__BODY_SIP) {
+		lh_sip_on_message(lh, c, m->sip);
+	} else if (m->body_case == ANOSIP__V1__CIRCUIT_MESSAGE__BODY_PASSWORD) {
+		lh_sip_on_password(lh, c, m->password);
 	} else {
 		node_count_drop(lh->node, NODE_DROP_UNKNOWN_MESSAGE);
 	}

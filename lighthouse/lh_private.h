@@ -6,6 +6,7 @@
 #include "lighthouse/lighthouse.h"
 #include "lighthouse/store.h"
 #include "router/router.h"
+#include "sip/sip.h"
 #include "util/util.h"
 
 #define LH_CIRCUIT_BUCKETS 4096
@@ -27,6 +28,8 @@ struct lh_circuit {
 	router_circuit handle;
 	char nickname[CIRC_NICKNAME_MAX + 1];
 	struct circ_keys keys;
+	uint8_t *certificate; /* the nickname's SignedCertificate, sent with its calls */
+	size_t certificate_len;
 	struct lh_circuit *next;
 	struct lh_circuit *next_same_bucket_by_nickname;
 };
@@ -56,6 +59,42 @@ struct lh_query {
 	struct lh_query *next;
 };
 
+/* A SIP transaction passing through: where its response goes. */
+struct lh_sip_tx {
+	uint64_t token;	       /* ours, in the request we passed on */
+	router_circuit caller; /* the caller's circuit, when it ends here ... */
+	int source;	       /* ... else the requesting lighthouse (topo index) */
+	uint64_t origin_tx;    /* the caller ua's or requesting lighthouse's token */
+	router_circuit callee; /* the circuit the request went down, or 0 */
+	int callee_lighthouse; /* the lighthouse it went to, or -1 */
+	uint64_t created_ms;
+	struct lh_sip_tx *next;
+};
+
+/* An INVITE waiting for the lookup service to say where its callee is. */
+struct lh_sip_wait {
+	uint64_t request_id;
+	router_circuit caller;
+	uint64_t caller_tx;
+	char callee[CIRC_NICKNAME_MAX + 1];
+	uint8_t *message; /* the scrubbed INVITE */
+	size_t message_len;
+	uint64_t started_ms;
+	struct lh_sip_wait *next;
+};
+
+#define LH_SIP_TX_BUCKETS 4096
+/* Transactions in flight at most (beyond: 503), and INVITEs waiting for
+ * the lookup service. */
+#define LH_SIP_MAX_TX 65536
+#define LH_SIP_MAX_WAITS 4096
+/* A transaction with no final answer after this is forgotten (64*T1). */
+#define LH_SIP_TX_TIMEOUT_MS 32000
+/* Failed digest checks per nickname within the store's window before
+ * every further REGISTER is refused for LH_AUTH_LOCKOUT_S. */
+#define LH_AUTH_MAX_FAILURES 5
+#define LH_AUTH_LOCKOUT_S 60
+
 struct lh {
 	struct node *node;
 	struct router *router;
@@ -79,6 +118,15 @@ struct lh {
 	uv_timer_t timer;
 	unsigned ticks;
 	uint64_t creates_ok, creates_refused, signups, data_in, data_out, replays;
+	/* SIP (sip.c) */
+	char realm[64];
+	int digest_md5; /* offer and accept MD5 digest (older clients) */
+	uint8_t nonce_key[32];
+	struct util_replay nonce_counts; /* (nonce, nc, cnonce) already accepted */
+	struct lh_sip_tx *sip_tx[LH_SIP_TX_BUCKETS];
+	struct lh_sip_wait *sip_waits;
+	unsigned n_sip_tx, n_sip_waits;
+	uint64_t sip_requests, sip_responses, sip_registered, sip_auth_failed, sip_errors;
 };
 
 /* circuits.c */
@@ -97,6 +145,34 @@ void lh_lookup_on_answer(void *ctx, int source, const uint8_t *payload, size_t l
 void lh_lookup_expire(struct lh *lh, uint64_t now_ms);
 int lh_lookup_cached(struct lh *lh, const char *nickname, char lighthouse[32]);
 void lh_cmd_lookup(struct lh *lh, struct node_ctl *req, const char *nickname);
+
+int lh_lookup_query(struct lh *lh, const char *nickname, uint64_t *request_id);
+
+/* Where a SIP response goes: down the caller's circuit here, or back to
+ * the lighthouse that asked. */
+struct lh_sip_origin {
+	router_circuit caller; /* 0 when source is set */
+	int source;
+	uint64_t transaction;
+};
+
+/* sip.c: SIP on circuits and between lighthouses, call routing (DESIGN.md §5) */
+int lh_sip_init(struct lh *lh, char *err, size_t err_len);
+void lh_sip_free(struct lh *lh);
+void lh_sip_on_message(struct lh *lh, struct lh_circuit *c, const Anosip__V1__SipMessage *sm);
+void lh_sip_on_routed(void *ctx, int source, const uint8_t *payload, size_t len);
+/* Answers request with status, to o; headers: name/value pairs, then NULL. */
+void lh_sip_reply(struct lh *lh, const struct lh_sip_origin *o, const osip_message_t *request,
+		  int status, const char *const *headers);
+/* registrar.c */
+void lh_sip_on_password(struct lh *lh, struct lh_circuit *c, const Anosip__V1__SipPassword *p);
+void lh_registrar_on_register(struct lh *lh, struct lh_circuit *c, const struct lh_sip_origin *o,
+			      const osip_message_t *req);
+/* A lookup answer: 1 if it was for a waiting INVITE. */
+int lh_sip_on_lookup(struct lh *lh, uint64_t request_id, const char *lighthouse);
+void lh_sip_expire(struct lh *lh, uint64_t now_ms);
+/* circuits.c: seals a CircuitMessage down circuit c. */
+int lh_send_back(struct lh *lh, struct lh_circuit *c, const Anosip__V1__CircuitMessage *m);
 
 /* lighthouse.c */
 void lh_finish_create(struct lh *lh, router_circuit handle, Anosip__V1__CreateRequest *req,

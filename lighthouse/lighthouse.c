@@ -102,8 +102,13 @@ void lh_finish_create(struct lh *lh, router_circuit handle, Anosip__V1__CreateRe
 	Anosip__V1__Cell cell = ANOSIP__V1__CELL__INIT;
 	cell.body_case = ANOSIP__V1__CELL__BODY_CREATED;
 	cell.created = &created;
+	struct lh_circuit *c = NULL;
 	if (router_circuit_send(lh->router, handle, &cell) == 0 &&
-	    lh_circuit_add(lh, handle, nick, &keys)) {
+	    (c = lh_circuit_add(lh, handle, nick, &keys))) {
+		/* Its calls carry the certificate to the callee. */
+		c->certificate = cert;
+		c->certificate_len = cert_len;
+		cert = NULL;
 		/* One live binding per nickname: a newer circuit replaces it. */
 		lh_store_binding_set(lh->store, nick, handle, lh->epoch, now + lh->binding_ttl_s);
 		lh->creates_ok++;
@@ -214,10 +219,25 @@ static void on_destroy(void *ctx, router_circuit handle, Anosip__V1__DestroyReas
 	}
 }
 
+static int claim_account(void *ctx, const char *nickname, uint64_t created_unix, int has_password,
+			 uint64_t registered_until)
+{
+	uint64_t request_id;
+	lh_lookup_claim(ctx, nickname, &request_id);
+	return 0;
+}
+
 static void on_timer(uv_timer_t *t)
 {
 	struct lh *lh = t->data;
+	/* Accounts the operator added (`anosip lighthouse user add`) were
+	 * never claimed at sign-up: claim every account soon after start and
+	 * then every ten minutes (a claim for a nickname already homed here
+	 * is a no-op at the lookup service). */
+	if (lh->lookup >= 0 && (lh->ticks == 5 || lh->ticks % 600 == 599))
+		lh_store_accounts_foreach(lh->store, claim_account, lh);
 	lh_lookup_expire(lh, util_now_ms());
+	lh_sip_expire(lh, util_now_ms());
 	/* The database is touched every ten seconds, not every tick. */
 	if (++lh->ticks % 10)
 		return;
@@ -225,6 +245,7 @@ static void on_timer(uv_timer_t *t)
 	lh_store_bindings_expire(lh->store, now_s);
 	/* Live circuits keep their bindings fresh. */
 	lh_store_bindings_refresh_epoch(lh->store, lh->epoch, now_s + lh->binding_ttl_s);
+	lh_store_registrations_expire(lh->store, now_s);
 }
 
 static int parse_yes_no(const char *v, int *out)
@@ -259,9 +280,10 @@ static int lh_start(struct node *n, void **state)
 	if (self < 0 || !(t->nodes[self].roles & TOPO_ROLE_LIGHTHOUSE))
 		return 0; /* not a lighthouse: the module stays idle */
 	const struct node_config *cfg = node_config(n);
-	static const char *const known[] = {"database", "open_signup", "binding_ttl_s",
-					    "certificate_ttl_s", NULL};
-	char err[512];
+	static const char *const known[] = {
+	    "database",	  "open_signup", "binding_ttl_s", "certificate_ttl_s", "realm",
+	    "digest_md5", NULL};
+	char err[512] = "";
 	if (node_config_check_section(cfg, "lighthouse", known, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		return -EINVAL;
@@ -302,9 +324,24 @@ static int lh_start(struct node *n, void **state)
 		free(lh);
 		return -EINVAL;
 	}
+	lh->digest_md5 = 1;
+	err[0] = 0;
+	const char *realm = node_config_get(cfg, "lighthouse", "realm");
+	snprintf(lh->realm, sizeof(lh->realm), "%s", realm ? realm : "anosip");
+	if (parse_yes_no(node_config_get(cfg, "lighthouse", "digest_md5"), &lh->digest_md5) < 0)
+		snprintf(err, sizeof(err), "digest_md5 must be yes or no");
+	if (!err[0] && lh_sip_init(lh, err, sizeof(err)) < 0 && !err[0])
+		snprintf(err, sizeof(err), "cannot start the registrar");
+	if (err[0]) {
+		log_error("%s: [lighthouse] %s", cfg->path, err);
+		lh_store_close(lh->store);
+		free(lh);
+		return -EINVAL;
+	}
 	lh->create_tokens_ms = util_now_ms();
 	lh->create_tokens = LH_CREATE_RATE;
 	if (util_replay_init(&lh->seen, LH_SEEN_SLOTS, LH_SEEN_GENERATION_MS, util_now_ms()) < 0) {
+		lh_sip_free(lh);
 		lh_store_close(lh->store);
 		free(lh);
 		return -ENOMEM;
@@ -322,6 +359,8 @@ static int lh_start(struct node *n, void **state)
 	router_set_endpoint(lh->router, &ep);
 	router_on_routed(lh->router, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_HOME_ANSWER,
 			 lh_lookup_on_answer, lh);
+	router_on_routed(lh->router, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_SIP, lh_sip_on_routed,
+			 lh);
 	uv_timer_init(node_loop(n), &lh->timer);
 	lh->timer.data = lh;
 	uv_timer_start(&lh->timer, on_timer, 1000, 1000);
@@ -337,6 +376,7 @@ static int lh_start(struct node *n, void **state)
 static void on_lh_closed(uv_handle_t *h)
 {
 	struct lh *lh = h->data;
+	lh_sip_free(lh);
 	lh_circuits_free(lh);
 	lh_store_close(lh->store);
 	util_replay_free(&lh->seen);
@@ -409,6 +449,12 @@ static void lh_metrics(void *state, struct node_ctl *req)
 	node_ctl_printf(req, "lh_replays %llu\n", (unsigned long long)lh->replays);
 	node_ctl_printf(req, "lh_data_in %llu\n", (unsigned long long)lh->data_in);
 	node_ctl_printf(req, "lh_data_out %llu\n", (unsigned long long)lh->data_out);
+	node_ctl_printf(req, "lh_sip_requests %llu\n", (unsigned long long)lh->sip_requests);
+	node_ctl_printf(req, "lh_sip_responses %llu\n", (unsigned long long)lh->sip_responses);
+	node_ctl_printf(req, "lh_sip_registered %llu\n", (unsigned long long)lh->sip_registered);
+	node_ctl_printf(req, "lh_sip_auth_failed %llu\n", (unsigned long long)lh->sip_auth_failed);
+	node_ctl_printf(req, "lh_sip_errors %llu\n", (unsigned long long)lh->sip_errors);
+	node_ctl_printf(req, "lh_sip_transactions %u\n", lh->n_sip_tx);
 }
 
 const struct node_module lh_module = {

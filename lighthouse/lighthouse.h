@@ -7,10 +7,13 @@
  *
  * Config ([lighthouse] in the node config):
  *   database = lighthouse.db   open_signup = yes|no
- *   binding_ttl_s = 3600       certificate_ttl_s = 2592000 */
+ *   binding_ttl_s = 3600       certificate_ttl_s = 2592000
+ *   realm = anosip             digest_md5 = yes|no (offer MD5 digest too) */
 #ifndef ANOSIP_LIGHTHOUSE_H
 #define ANOSIP_LIGHTHOUSE_H
 
+/* The store is public for the operator's `anosip lighthouse user`. */
+#include "lighthouse/store.h"
 #include "node/node.h"
 
 extern const struct node_module lh_module;

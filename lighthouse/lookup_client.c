@@ -38,6 +38,11 @@ int lh_lookup_claim(struct lh *lh, const char *nickname, uint64_t *request_id)
 	return send_home(lh, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_HOME_CLAIM, nickname, request_id);
 }
 
+int lh_lookup_query(struct lh *lh, const char *nickname, uint64_t *request_id)
+{
+	return send_home(lh, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_HOME_QUERY, nickname, request_id);
+}
+
 static struct lh_lookup_entry *cache_slot(struct lh *lh, const char *nickname)
 {
 	uint64_t h = 1469598103934665603ull;
@@ -91,6 +96,8 @@ void lh_lookup_on_answer(void *ctx, int source, const uint8_t *payload, size_t l
 		free(p);
 		goto out;
 	}
+	if (lh_sip_on_lookup(lh, a->request_id, a->lighthouse))
+		goto out;
 	for (struct lh_query **qq = &lh->queries; *qq; qq = &(*qq)->next) {
 		if ((*qq)->request_id != a->request_id)
 			continue;

@@ -1,0 +1,149 @@
+/* The lighthouse as a registrar (DESIGN.md §5.1, paper §4.1): digest
+ * authentication (RFC 7616, RFC 8760: SHA-256 first, MD5 when allowed) with
+ * nonces it checks without storing them, each (nonce, nc, cnonce) once,
+ * failures per nickname counted in SQLite and slowed down, the granted
+ * Expires in SQLite; and the password hashes a ua gives at sign-up. */
+#include "lighthouse/lh_private.h"
+
+#include "sip/sip.h"
+#include "util/util.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Expires we grant: at least this (shorter gets 423), at most the max. */
+#define LH_REGISTER_MIN_S 60
+#define LH_REGISTER_MAX_S 7200
+#define LH_REGISTER_DEFAULT_S 3600
+
+static void challenge(struct lh *lh, const struct lh_sip_origin *o, const osip_message_t *req,
+		      int stale)
+{
+	char nonce[128], *sha = NULL, *md5 = NULL;
+	sip_nonce_make(lh->nonce_key, lh->realm, util_wall_ms() / 1000, nonce, sizeof(nonce));
+	/* RFC 8760 §2.4: most preferred first. */
+	if (sip_digest_challenge(SIP_DIGEST_SHA256, lh->realm, nonce, stale, &sha) < 0 ||
+	    (lh->digest_md5 &&
+	     sip_digest_challenge(SIP_DIGEST_MD5, lh->realm, nonce, stale, &md5) < 0)) {
+		free(sha);
+		return;
+	}
+	const char *headers[] = {"WWW-Authenticate", sha, md5 ? "WWW-Authenticate" : NULL, md5,
+				 NULL};
+	lh_sip_reply(lh, o, req, 401, headers);
+	free(sha);
+	free(md5);
+}
+
+void lh_registrar_on_register(struct lh *lh, struct lh_circuit *c, const struct lh_sip_origin *o,
+			      const osip_message_t *req)
+{
+	char to[SIP_NICKNAME_MAX + 1];
+	uint64_t now = util_wall_ms() / 1000;
+	/* The circuit speaks for its own nickname only. */
+	if (!req->to || sip_uri_nickname(osip_to_get_url(req->to), to) < 0 ||
+	    strcmp(to, c->nickname) != 0) {
+		lh_sip_reply(lh, o, req, 403, NULL);
+		return;
+	}
+	unsigned failures = 0;
+	if (lh_store_auth_failures(lh->store, c->nickname, now, &failures) == 0 &&
+	    failures >= LH_AUTH_MAX_FAILURES) {
+		static const char *const retry[] = {"Retry-After", "60", NULL};
+		lh_sip_reply(lh, o, req, 403, retry);
+		return;
+	}
+	struct sip_credentials cred = {0};
+	if (sip_credentials_parse(req, &cred) < 0) {
+		challenge(lh, o, req, 0);
+		goto out;
+	}
+	int rc = sip_nonce_check(lh->nonce_key, lh->realm, cred.nonce, now);
+	if (rc < 0 || strcmp(cred.realm, lh->realm) != 0 ||
+	    (cred.algorithm == SIP_DIGEST_MD5 && !lh->digest_md5)) {
+		challenge(lh, o, req, rc == SIP_ERR_STALE);
+		goto out;
+	}
+	uint8_t ha1_md5[SIP_HA1_MD5_LEN], ha1_sha[SIP_HA1_SHA256_LEN];
+	int has_md5 = 0, has_sha = 0;
+	if (lh_store_password_get(lh->store, c->nickname, ha1_md5, &has_md5, ha1_sha, &has_sha) <
+		0 ||
+	    (cred.algorithm == SIP_DIGEST_MD5 ? !has_md5 : !has_sha)) {
+		/* No password yet: the ua sets one from its config first. */
+		static const char *const why[] = {
+		    "Warning", "399 anosip \"no password set for this account\"", NULL};
+		lh_sip_reply(lh, o, req, 403, why);
+		goto wipe;
+	}
+	rc = sip_digest_verify(&cred, "REGISTER",
+			       cred.algorithm == SIP_DIGEST_MD5 ? ha1_md5 : ha1_sha);
+	if (rc < 0 || strcmp(cred.username, c->nickname) != 0) {
+		lh_store_auth_failure(lh->store, c->nickname, now, &failures);
+		lh->sip_auth_failed++;
+		log_info("REGISTER for %s: wrong digest response (%u failures)", c->nickname,
+			 failures);
+		lh_sip_reply(lh, o, req, 403, NULL);
+		goto wipe;
+	}
+	/* Each (nonce, nc, cnonce) once: a replayed Authorization asks again. */
+	uint8_t id[32];
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, sizeof(id));
+	crypto_generichash_update(&st, (const uint8_t *)cred.nonce, strlen(cred.nonce) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)cred.nc, strlen(cred.nc) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)cred.cnonce, strlen(cred.cnonce) + 1);
+	crypto_generichash_final(&st, id, sizeof(id));
+	if (util_replay_check(&lh->nonce_counts, id, sizeof(id), util_now_ms())) {
+		node_count_drop(lh->node, NODE_DROP_REPLAY);
+		challenge(lh, o, req, 1);
+		goto wipe;
+	}
+	lh_store_auth_reset(lh->store, c->nickname);
+	unsigned expires = sip_register_expires(req, LH_REGISTER_DEFAULT_S);
+	if (expires == 0) {
+		lh_store_registration_delete(lh->store, c->nickname);
+		lh_sip_reply(lh, o, req, 200, NULL);
+		goto wipe;
+	}
+	if (expires < LH_REGISTER_MIN_S) {
+		static const char *const min[] = {"Min-Expires", "60", NULL};
+		lh_sip_reply(lh, o, req, 423, min);
+		goto wipe;
+	}
+	if (expires > LH_REGISTER_MAX_S)
+		expires = LH_REGISTER_MAX_S;
+	lh_store_registration_set(lh->store, c->nickname, now + expires);
+	lh->sip_registered++;
+	char contact[160], exp[16];
+	snprintf(contact, sizeof(contact), "<sip:%s@%s>;expires=%u", c->nickname, SIP_ANON_HOST,
+		 expires);
+	snprintf(exp, sizeof(exp), "%u", expires);
+	const char *headers[] = {"Contact", contact, "Expires", exp, NULL};
+	lh_sip_reply(lh, o, req, 200, headers);
+wipe:
+	sodium_memzero(ha1_md5, sizeof(ha1_md5));
+	sodium_memzero(ha1_sha, sizeof(ha1_sha));
+out:
+	sip_credentials_free(&cred);
+}
+
+void lh_sip_on_password(struct lh *lh, struct lh_circuit *c, const Anosip__V1__SipPassword *p)
+{
+	Anosip__V1__SipPasswordAnswer a = ANOSIP__V1__SIP_PASSWORD_ANSWER__INIT;
+	Anosip__V1__CircuitMessage m = ANOSIP__V1__CIRCUIT_MESSAGE__INIT;
+	a.realm = lh->realm;
+	if (p->realm && strcmp(p->realm, lh->realm) == 0 &&
+	    p->ha1_sha256.len == SIP_HA1_SHA256_LEN &&
+	    (p->ha1_md5.len == SIP_HA1_MD5_LEN || p->ha1_md5.len == 0))
+		a.stored =
+		    lh_store_password_set(lh->store, c->nickname,
+					  lh->digest_md5 && p->ha1_md5.len ? p->ha1_md5.data : NULL,
+					  p->ha1_sha256.data, 1) == 0;
+	if (a.stored)
+		log_info("%s: password set by its owner", c->nickname);
+	m.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_PASSWORD_ANSWER;
+	m.password_answer = &a;
+	lh_send_back(lh, c, &m);
+}

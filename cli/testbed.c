@@ -31,6 +31,8 @@ struct testbed_options {
 	int kill;
 	int users;
 	const char *lighthouse, *portals;
+	/* ua add: the SIP front */
+	const char *sip_listen, *sip_direct, *contacts, *password_file, *digest;
 };
 
 #define TESTBED_MAX_USERS 2000
@@ -257,7 +259,8 @@ static int add_users(const struct testbed_options *o, const struct topo *t)
 		 * so a failover avoids what broke the first path. */
 		snprintf(list, sizeof(list), "%s %s", t->nodes[portals[u % n_portals]].id,
 			 t->nodes[portals[(u + n_portals / 2) % n_portals]].id);
-		rc = tb_ua_add(o->dir, t, names[u], t->nodes[lhs[u % n_lh]].id, list, o->log_level);
+		rc = tb_ua_add(o->dir, t, names[u], t->nodes[lhs[u % n_lh]].id, list, o->log_level,
+			       NULL);
 		if (rc < 0)
 			goto out;
 	}
@@ -374,9 +377,29 @@ static int cmd_ua_verb(const struct testbed_options *o, const struct topo *t, co
 				"anosip testbed ua add: --lighthouse and --portals are needed\n");
 			return 2;
 		}
-		char name[1][64];
+		char name[1][64], extra[2048] = "";
 		snprintf(name[0], 64, "%s", argv[0]);
-		if (tb_ua_add(o->dir, t, argv[0], o->lighthouse, o->portals, o->log_level) < 0 ||
+		size_t n = 0;
+		if (o->sip_listen)
+			n += (size_t)snprintf(
+			    extra + n, sizeof(extra) - n,
+			    "sip_listen = %s\nsip_direct = %s\nstate = ua-%s.db\n", o->sip_listen,
+			    o->sip_direct ? o->sip_direct : "", argv[0]);
+		if (o->contacts && n < sizeof(extra))
+			n += (size_t)snprintf(extra + n, sizeof(extra) - n, "contacts = %s\n",
+					      o->contacts);
+		if (o->digest && n < sizeof(extra))
+			n += (size_t)snprintf(extra + n, sizeof(extra) - n, "digest = %s\n",
+					      o->digest);
+		if (o->password_file && n < sizeof(extra))
+			n += (size_t)snprintf(extra + n, sizeof(extra) - n, "password_file = %s\n",
+					      o->password_file);
+		if (n >= sizeof(extra)) {
+			fprintf(stderr, "anosip testbed ua add: options too long\n");
+			return 2;
+		}
+		if (tb_ua_add(o->dir, t, argv[0], o->lighthouse, o->portals, o->log_level, extra) <
+			0 ||
 		    tb_ua_wait(o->dir, name, 1, o->timeout_s) < 0)
 			return 1;
 		printf("ua %s: circuit open to %s\n", argv[0], o->lighthouse);
@@ -405,6 +428,8 @@ static void usage(void)
 	    "       anosip testbed wait --dir DIR [--timeout SECONDS]\n"
 	    "       anosip testbed start|stop --dir DIR NODE|ua-NICK [--kill]\n"
 	    "       anosip testbed ua add --dir DIR NICK --lighthouse NODE --portals \"P1 P2\"\n"
+	    "           [--sip-listen IP:PORT --sip-direct IP:PORT] [--contacts \"N1 N2\"]\n"
+	    "           [--password-file FILE] [--digest \"SHA-256 MD5\"]\n"
 	    "       anosip testbed ua wait --dir DIR NICK... [--timeout SECONDS]\n"
 	    "  up also takes --users N: user-1..N homed round-robin on the lighthouses\n");
 }
@@ -425,6 +450,11 @@ int cmd_testbed(int argc, char **argv)
 						 {"users", required_argument, NULL, 'u'},
 						 {"lighthouse", required_argument, NULL, 'L'},
 						 {"portals", required_argument, NULL, 'P'},
+						 {"sip-listen", required_argument, NULL, 'S'},
+						 {"sip-direct", required_argument, NULL, 'D'},
+						 {"contacts", required_argument, NULL, 'C'},
+						 {"password-file", required_argument, NULL, 'W'},
+						 {"digest", required_argument, NULL, 'G'},
 						 {NULL, 0, NULL, 0}};
 	int opt;
 	/* `testbed ua VERB ...`: the verb is the next word. */
@@ -435,7 +465,7 @@ int cmd_testbed(int argc, char **argv)
 	}
 	const char *ua_verb = ua ? argv[2] : NULL;
 	optind = ua ? 3 : 2;
-	while ((opt = getopt_long(argc, argv, "t:d:l:T:ku:L:P:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:d:l:T:ku:L:P:S:D:C:W:G:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			if (sscanf(optarg, "%dx%d", &o.depth, &o.fanout) != 2) {
@@ -470,6 +500,21 @@ int cmd_testbed(int argc, char **argv)
 			break;
 		case 'P':
 			o.portals = optarg;
+			break;
+		case 'S':
+			o.sip_listen = optarg;
+			break;
+		case 'D':
+			o.sip_direct = optarg;
+			break;
+		case 'C':
+			o.contacts = optarg;
+			break;
+		case 'W':
+			o.password_file = optarg;
+			break;
+		case 'G':
+			o.digest = optarg;
 			break;
 		default:
 			usage();

@@ -23,8 +23,9 @@ int tb_stop(const char *dir, const char *name, int hard);
 void tb_sleep_ms(int ms);
 
 /* Users (testbed_ua.c): a ua named NICK lives in DIR/ua-NICK.{conf,key,pub,log,pid,sock}. */
+/* extra: more [ua] lines for its config (the SIP front), or NULL. */
 int tb_ua_add(const char *dir, const struct topo *t, const char *nickname, const char *lighthouse,
-	      const char *portals, const char *log_level);
+	      const char *portals, const char *log_level, const char *extra);
 /* Waits until every listed ua has an open circuit. */
 int tb_ua_wait(const char *dir, char (*nicknames)[64], int n, int timeout_s);
 /* Nicknames of the testbed's users (from DIR/ua-*.conf); returns the count. */

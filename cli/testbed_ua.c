@@ -12,9 +12,9 @@
 #include <string.h>
 
 int tb_ua_add(const char *dir, const struct topo *t, const char *nickname, const char *lighthouse,
-	      const char *portals, const char *log_level)
+	      const char *portals, const char *log_level, const char *extra)
 {
-	char name[80], path[4096], text[2048];
+	char name[80], path[4096], text[4096];
 	snprintf(name, sizeof(name), "ua-%s", nickname);
 	if (tb_read_pid(dir, name)) {
 		fprintf(stderr, "anosip testbed: %s is already running\n", name);
@@ -33,8 +33,10 @@ int tb_ua_add(const char *dir, const struct topo *t, const char *nickname, const
 	int n = snprintf(text, sizeof(text),
 			 "# anosip ua config, written by anosip testbed\n[ua]\nnickname = %s\n"
 			 "key = %s.key\nlighthouse = %s\nportals = %s\ndirectory = directory.bin\n"
-			 "authority = authority.pub\ncontrol = %s.sock\nlog_level = %s\n",
-			 nickname, name, lighthouse, portals, name, log_level);
+			 "authority = authority.pub\ncontrol = %s.sock\nlog_level = %s\n%s",
+			 nickname, name, lighthouse, portals, name, log_level, extra ? extra : "");
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return -E2BIG;
 	tb_path(path, sizeof(path), dir, name, ".conf");
 	int rc = util_write_file(path, text, (size_t)n, 0644);
 	if (rc < 0)

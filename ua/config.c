@@ -10,6 +10,7 @@
 #include <libgen.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 struct ua_parse {
@@ -37,6 +38,38 @@ static int set_portals(struct node_config *nc, const char *value)
 		snprintf(nc->portals[nc->n_portals++], sizeof(nc->portals[0]), "%s", w);
 	}
 	return nc->n_portals ? 0 : -EINVAL;
+}
+
+static int set_contacts(struct ua_config *c, const char *value)
+{
+	char copy[4096];
+	snprintf(copy, sizeof(copy), "%s", value);
+	char *save = NULL;
+	c->n_contacts = 0;
+	for (char *w = strtok_r(copy, " ,", &save); w; w = strtok_r(NULL, " ,", &save)) {
+		if (c->n_contacts == (int)(sizeof(c->contacts) / sizeof(c->contacts[0])) ||
+		    !circ_nickname_valid(w))
+			return -EINVAL;
+		snprintf(c->contacts[c->n_contacts++], sizeof(c->contacts[0]), "%s", w);
+	}
+	return 0;
+}
+
+static int set_digest(struct ua_config *c, const char *value)
+{
+	char copy[128];
+	snprintf(copy, sizeof(copy), "%s", value);
+	char *save = NULL;
+	c->digest_sha256 = c->digest_md5 = 0;
+	for (char *w = strtok_r(copy, " ,", &save); w; w = strtok_r(NULL, " ,", &save)) {
+		if (strcasecmp(w, "SHA-256") == 0)
+			c->digest_sha256 = 1;
+		else if (strcasecmp(w, "MD5") == 0)
+			c->digest_md5 = 1;
+		else
+			return -EINVAL;
+	}
+	return c->digest_sha256 || c->digest_md5 ? 0 : -EINVAL;
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -70,6 +103,27 @@ static int handler(void *user, const char *section, const char *name, const char
 	} else if (strcmp(name, "sign_up") == 0) {
 		c->sign_up = strcmp(value, "yes") == 0;
 		rc = c->sign_up || strcmp(value, "no") == 0 ? 0 : -EINVAL;
+	} else if (strcmp(name, "sip_listen") == 0 || strcmp(name, "sip_direct") == 0) {
+		struct sockaddr_storage ss;
+		rc = strlen(value) < sizeof(c->sip_listen) ? util_parse_address(value, &ss)
+							   : -EINVAL;
+		snprintf(name[4] == 'l' ? c->sip_listen : c->sip_direct, sizeof(c->sip_listen),
+			 "%s", value);
+	} else if (strcmp(name, "domain") == 0 || strcmp(name, "realm") == 0) {
+		rc =
+		    strlen(value) && strlen(value) < sizeof(c->domain) &&
+			    strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789.-") == strlen(value)
+			? 0
+			: -EINVAL;
+		snprintf(name[0] == 'd' ? c->domain : c->realm, sizeof(c->domain), "%s", value);
+	} else if (strcmp(name, "digest") == 0) {
+		rc = set_digest(c, value);
+	} else if (strcmp(name, "password_file") == 0) {
+		rc = set_path(p, c->password_path, sizeof(c->password_path), value);
+	} else if (strcmp(name, "state") == 0) {
+		rc = set_path(p, c->state_path, sizeof(c->state_path), value);
+	} else if (strcmp(name, "contacts") == 0) {
+		rc = set_contacts(c, value);
 	} else if (strcmp(name, "log_level") == 0) {
 		enum log_level l;
 		rc = log_level_parse(value, &l);
@@ -103,6 +157,9 @@ int ua_config_load(const char *path, struct ua_config *cfg, char *err, size_t er
 	nc->max_pending_handshakes = 1;
 	nc->max_clients = 1;
 	cfg->sign_up = 1;
+	snprintf(cfg->domain, sizeof(cfg->domain), "anosip");
+	snprintf(cfg->realm, sizeof(cfg->realm), "anosip");
+	cfg->digest_sha256 = cfg->digest_md5 = 1;
 	char copy[4096];
 	snprintf(copy, sizeof(copy), "%s", path);
 	snprintf(p.base, sizeof(p.base), "%s", dirname(copy));
@@ -123,6 +180,8 @@ int ua_config_load(const char *path, struct ua_config *cfg, char *err, size_t er
 			      : !nc->authority_path[0] ? "authority"
 			      : !nc->control_path[0]   ? "control"
 						       : NULL;
+	if (!missing && cfg->sip_listen[0] && !cfg->sip_direct[0])
+		missing = "sip_direct (needed with sip_listen)";
 	if (missing) {
 		snprintf(err, err_len, "%s: [ua] %s is missing", path, missing);
 		return -EINVAL;

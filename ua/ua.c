@@ -1,7 +1,7 @@
 /* The ua's circuit client: one circuit through the portal in use to the
  * home lighthouse, rebuilt with backoff when it dies; the next portal when
  * the current one stays unreachable. */
-#include "ua/ua.h"
+#include "ua/ua_private.h"
 
 #include "circuit/circuit.h"
 #include "keys/keys.h"
@@ -11,45 +11,6 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define UA_TICK_MS 100
-/* Longer than the routers' own timeout (10 s), so a late CREATED finds us
- * still waiting rather than gone. */
-#define UA_CREATE_TIMEOUT_MS 12000
-#define UA_REBUILD_MIN_MS 200
-#define UA_REBUILD_MAX_MS 5000
-#define UA_PORTAL_FAILOVER_MS 3000
-#define UA_ECHO_TIMEOUT_MS 5000
-/* Builds refused this many times in a row through one portal: try the next. */
-#define UA_PORTAL_FAILOVER_BUILDS 2
-
-enum ua_state { UA_NO_CIRCUIT, UA_CREATING, UA_OPEN };
-
-struct ua {
-	struct node *node;
-	const struct ua_config *cfg;
-	struct keys_pair keys; /* the nickname's */
-	int lighthouse;	       /* topo index */
-	enum ua_state state;
-	uint32_t link;	     /* the portal link the circuit is on */
-	uint32_t circuit_id; /* on that link */
-	struct circ_client client;
-	struct circ_keys ckeys;
-	uint8_t *certificate;
-	size_t certificate_len;
-	uint64_t create_sent_ms, open_since_ms, link_lost_ms, next_build_ms;
-	unsigned backoff_ms;
-	uv_timer_t timer;
-	uint64_t built, rebuilds, refused;
-	unsigned failed_builds; /* in a row, through the current portal */
-	Anosip__V1__DestroyReason last_destroy;
-	uint64_t build_started_ms, last_build_ms;
-	/* ctl echo: sequential round trips. */
-	struct node_ctl *echo_req;
-	unsigned echo_left, echo_ok, echo_size;
-	uint64_t echo_seq, echo_sent_ns, echo_deadline_ms;
-	double echo_min_ms, echo_max_ms, echo_sum_ms;
-};
 
 /* One ua per process: node_run's module start finds its config here. */
 static const struct ua_config *running_config;
@@ -184,6 +145,8 @@ static void on_created(struct ua *ua, const Anosip__V1__Created *created)
 	log_info("circuit to %s open via %s (%llu ms)", ua->cfg->lighthouse,
 		 ua->cfg->node.portals[node_client_portal(ua->node)],
 		 (unsigned long long)ua->last_build_ms);
+	if (ua->sip)
+		ua_sip_on_circuit_open(ua->sip);
 }
 
 static void echo_send(struct ua *ua);
@@ -233,6 +196,10 @@ static void on_data(struct ua *ua, const Anosip__V1__CellData *data)
 			echo_send(ua);
 		else
 			echo_finish(ua, NULL);
+	} else if (m->body_case == ANOSIP__V1__CIRCUIT_MESSAGE__BODY_SIP && ua->sip) {
+		ua_sip_on_message(ua->sip, m->sip);
+	} else if (m->body_case == ANOSIP__V1__CIRCUIT_MESSAGE__BODY_PASSWORD_ANSWER && ua->sip) {
+		ua_sip_on_password_answer(ua->sip, m->password_answer);
 	}
 	anosip__v1__circuit_message__free_unpacked(m, NULL);
 }
@@ -329,6 +296,34 @@ static void on_tick(uv_timer_t *t)
 	}
 	if (ua->echo_req && now > ua->echo_deadline_ms)
 		echo_finish(ua, "echo timed out");
+	if (ua->sip)
+		ua_sip_tick(ua->sip, now);
+}
+
+int ua_circuit_send(struct ua *ua, const Anosip__V1__CircuitMessage *m)
+{
+	if (ua->state != UA_OPEN)
+		return -ENOTCONN;
+	size_t len = anosip__v1__circuit_message__get_packed_size(m);
+	uint8_t *plain = malloc(len ? len : 1), *sealed;
+	size_t sealed_len;
+	if (!plain)
+		return -ENOMEM;
+	anosip__v1__circuit_message__pack(m, plain);
+	int rc = circ_data_seal(&ua->ckeys, plain, len, &sealed, &sealed_len);
+	sodium_memzero(plain, len);
+	free(plain);
+	if (rc < 0)
+		return rc;
+	Anosip__V1__CellData d = ANOSIP__V1__CELL_DATA__INIT;
+	Anosip__V1__Cell cell = ANOSIP__V1__CELL__INIT;
+	d.sealed.data = sealed;
+	d.sealed.len = sealed_len;
+	cell.body_case = ANOSIP__V1__CELL__BODY_DATA;
+	cell.data = &d;
+	send_cell(ua, &cell);
+	free(sealed);
+	return 0;
 }
 
 static void echo_send(struct ua *ua)
@@ -341,30 +336,13 @@ static void echo_send(struct ua *ua)
 	e.payload.len = ua->echo_size;
 	m.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_ECHO;
 	m.echo = &e;
-	size_t len = anosip__v1__circuit_message__get_packed_size(&m);
-	uint8_t *plain = malloc(len), *sealed;
-	size_t sealed_len;
-	if (!plain)
-		return;
-	anosip__v1__circuit_message__pack(&m, plain);
-	int rc = circ_data_seal(&ua->ckeys, plain, len, &sealed, &sealed_len);
-	free(plain);
-	if (rc < 0)
-		return;
-	Anosip__V1__CellData d = ANOSIP__V1__CELL_DATA__INIT;
-	Anosip__V1__Cell cell = ANOSIP__V1__CELL__INIT;
-	d.sealed.data = sealed;
-	d.sealed.len = sealed_len;
-	cell.body_case = ANOSIP__V1__CELL__BODY_DATA;
-	cell.data = &d;
 	ua->echo_left--;
 	ua->echo_sent_ns = util_now_ns();
 	ua->echo_deadline_ms = util_now_ms() + UA_ECHO_TIMEOUT_MS;
-	send_cell(ua, &cell);
-	free(sealed);
+	ua_circuit_send(ua, &m);
 }
 
-static const char *state_name(enum ua_state s)
+static const char *state_name(enum ua_circuit_state s)
 {
 	return s == UA_OPEN ? "open" : s == UA_CREATING ? "creating" : "none";
 }
@@ -412,7 +390,7 @@ static int ua_on_control(void *state, struct node_ctl *req, int argc, char **arg
 		echo_send(ua);
 		return 1;
 	}
-	return 0;
+	return ua->sip ? ua_sip_control(ua->sip, req, argc, argv) : 0;
 }
 
 static void ua_metrics(void *state, struct node_ctl *req)
@@ -421,6 +399,8 @@ static void ua_metrics(void *state, struct node_ctl *req)
 	node_ctl_printf(req, "ua_circuits_built %llu\n", (unsigned long long)ua->built);
 	node_ctl_printf(req, "ua_rebuilds %llu\n", (unsigned long long)ua->rebuilds);
 	node_ctl_printf(req, "ua_refused %llu\n", (unsigned long long)ua->refused);
+	if (ua->sip)
+		ua_sip_metrics(ua->sip, req);
 }
 
 static int ua_start(struct node *n, void **state)
@@ -451,6 +431,11 @@ static int ua_start(struct node *n, void **state)
 		free(ua);
 		return -EINVAL;
 	}
+	if (cfg->sip_listen[0] && (rc = ua_sip_start(ua, &ua->sip)) < 0) {
+		keys_wipe(&ua->keys);
+		free(ua);
+		return rc;
+	}
 	uv_timer_init(node_loop(n), &ua->timer);
 	ua->timer.data = ua;
 	uv_timer_start(&ua->timer, on_tick, UA_TICK_MS, UA_TICK_MS);
@@ -475,6 +460,8 @@ static void ua_stop(void *state)
 	struct ua *ua = state;
 	if (ua->echo_req)
 		echo_finish(ua, "shutting down");
+	ua_sip_stop(ua->sip);
+	ua->sip = NULL;
 	uv_close((uv_handle_t *)&ua->timer, on_ua_closed);
 }
 
@@ -486,7 +473,7 @@ static const struct node_module ua_module = {
     .on_link_up = ua_on_link_up,
     .on_link_down = ua_on_link_down,
     .on_control = ua_on_control,
-    .help = "circuit\necho [COUNT [BYTES]]",
+    .help = "circuit\necho [COUNT [BYTES]]\nsip",
     .metrics = ua_metrics,
 };
 

@@ -8,10 +8,21 @@
  *   nickname = mother            key = mother.key
  *   lighthouse = node-1          portals = node-4 node-5
  *   directory = directory.bin    authority = authority.pub
- *   control = mother.sock        sign_up = yes      log_level = info */
+ *   control = mother.sock        sign_up = yes      log_level = info
+ *   # the SIP front (DESIGN.md §5): the softphone uses sip_listen as its
+ *   # registrar and outbound proxy; sip_direct is the address a caller's
+ *   # softphone is redirected to (302) when this ua accepts a call
+ *   sip_listen = 127.0.0.1:5060  sip_direct = 127.0.0.1:5070
+ *   domain = anosip              realm = anosip
+ *   password_file = mother.password   # first line; sets the account's
+ *                                     # password hashes at open sign-up
+ *   state = mother.db            # the softphone's registration
+ *   digest = SHA-256 MD5         # challenges the softphone understands
+ *   contacts = father grandma    # callers this ua reveals its address to */
 #ifndef ANOSIP_UA_H
 #define ANOSIP_UA_H
 
+#include "circuit/circuit.h"
 #include "node/node.h"
 
 struct ua_config {
@@ -20,6 +31,15 @@ struct ua_config {
 	char key_path[4096];
 	char lighthouse[32];
 	int sign_up;
+	char sip_listen[64];
+	char sip_direct[64];
+	char domain[64];
+	char realm[64];
+	int digest_sha256, digest_md5; /* challenges passed to the softphone */
+	char password_path[4096];
+	char state_path[4096];
+	char contacts[32][CIRC_NICKNAME_MAX + 1];
+	int n_contacts;
 	struct node_config node; /* client mode: directory, authority, control, portals */
 };
 

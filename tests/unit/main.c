@@ -19,6 +19,9 @@ static const struct suite suites[] = {
     {"circuit", test_circuit_suite, test_circuit_count},
     {"circuit_table", test_circuit_table_suite, test_circuit_table_count},
     {"replay", test_replay_suite, test_replay_count},
+    {"sip", test_sip_suite, test_sip_count},
+    {"ua_transport", test_ua_transport_suite, test_ua_transport_count},
+    {"ua_state", test_ua_state_suite, test_ua_state_count},
 };
 
 int main(void)

@@ -20,5 +20,11 @@ int test_circuit_table_suite(void);
 int test_circuit_table_count(void);
 int test_replay_suite(void);
 int test_replay_count(void);
+int test_sip_suite(void);
+int test_sip_count(void);
+int test_ua_transport_suite(void);
+int test_ua_transport_count(void);
+int test_ua_state_suite(void);
+int test_ua_state_count(void);
 
 #endif

@@ -1,0 +1,64 @@
+/* ua internals shared by its files. */
+#ifndef ANOSIP_UA_PRIVATE_H
+#define ANOSIP_UA_PRIVATE_H
+
+#include "circuit/circuit.h"
+#include "ua/ua.h"
+
+#define UA_TICK_MS 100
+/* Longer than the routers' own timeout (10 s), so a late CREATED finds us
+ * still waiting rather than gone. */
+#define UA_CREATE_TIMEOUT_MS 12000
+#define UA_REBUILD_MIN_MS 200
+#define UA_REBUILD_MAX_MS 5000
+#define UA_PORTAL_FAILOVER_MS 3000
+#define UA_ECHO_TIMEOUT_MS 5000
+/* Builds refused this many times in a row through one portal: try the next. */
+#define UA_PORTAL_FAILOVER_BUILDS 2
+
+enum ua_circuit_state { UA_NO_CIRCUIT, UA_CREATING, UA_OPEN };
+
+struct ua_sip;
+
+struct ua {
+	struct node *node;
+	const struct ua_config *cfg;
+	struct keys_pair keys; /* the nickname's */
+	int lighthouse;	       /* topo index */
+	enum ua_circuit_state state;
+	uint32_t link;	     /* the portal link the circuit is on */
+	uint32_t circuit_id; /* on that link */
+	struct circ_client client;
+	struct circ_keys ckeys;
+	uint8_t *certificate;
+	size_t certificate_len;
+	uint64_t create_sent_ms, open_since_ms, link_lost_ms, next_build_ms;
+	unsigned backoff_ms;
+	uv_timer_t timer;
+	uint64_t built, rebuilds, refused;
+	unsigned failed_builds; /* in a row, through the current portal */
+	Anosip__V1__DestroyReason last_destroy;
+	uint64_t build_started_ms, last_build_ms;
+	/* ctl echo: sequential round trips. */
+	struct node_ctl *echo_req;
+	unsigned echo_left, echo_ok, echo_size;
+	uint64_t echo_seq, echo_sent_ns, echo_deadline_ms;
+	double echo_min_ms, echo_max_ms, echo_sum_ms;
+	struct ua_sip *sip; /* NULL without sip_listen */
+};
+
+/* ua.c: seals m and sends it up the open circuit: 0, or -ENOTCONN when
+ * no circuit is open. */
+int ua_circuit_send(struct ua *ua, const Anosip__V1__CircuitMessage *m);
+
+/* sip_front.c, sip_proxy.c, sip_direct.c: the SIP front (DESIGN.md §5) */
+int ua_sip_start(struct ua *ua, struct ua_sip **out);
+void ua_sip_stop(struct ua_sip *s);
+void ua_sip_on_circuit_open(struct ua_sip *s);
+void ua_sip_on_message(struct ua_sip *s, const Anosip__V1__SipMessage *m);
+void ua_sip_on_password_answer(struct ua_sip *s, const Anosip__V1__SipPasswordAnswer *a);
+void ua_sip_tick(struct ua_sip *s, uint64_t now_ms);
+void ua_sip_metrics(struct ua_sip *s, struct node_ctl *req);
+int ua_sip_control(struct ua_sip *s, struct node_ctl *req, int argc, char **argv);
+
+#endif

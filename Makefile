@@ -2,7 +2,7 @@
 #
 #   make            build build/anosip (optimised)
 #   make test       unit + integration tests under ASan/UBSan
-#   make demo       start a small network on loopback and show messages crossing it
+#   make demo       a network on loopback and an anonymous call between two softphones
 #   make bench      benchmarks, numbers into docs/benchmarks.md
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS each
 #   make ASAN=1     the sanitizer build as the main build
@@ -70,7 +70,7 @@ TOOL_BINS  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BUILD)/bench/anosip-bench
 
-.PHONY: FORCE all deps test unit integration demo bench fuzz fuzz-build clean format format-check layout-check
+.PHONY: FORCE all deps test unit integration demo bench bench-sip fuzz fuzz-build clean format format-check layout-check
 
 all: $(BIN)
 
@@ -154,6 +154,10 @@ $(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB)
 
 bench: $(BIN) $(BENCH_BIN)
 	$(Q)scripts/bench.sh $(BUILD)
+
+# Only the SIP part of the benchmark (printed, not written to docs/).
+bench-sip: $(BIN)
+	$(Q)python3 scripts/bench_sip.py $(BIN) $(BUILD)/bench-sip.md
 
 # --- fuzz (clang libFuzzer) ------------------------------------------------
 FUZZ_SECONDS ?= 20

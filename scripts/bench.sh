@@ -29,6 +29,10 @@
 #      (b) rate: 100 builds/s for 10 s, open loop, latency
 #      percentiles, first with sign-ups and then with the accounts made;
 #      (c) max: 2,000 builds with 32 CREATEs in flight, as fast as they go.
+#   4. SIP (scripts/bench_sip.py): SIPp REGISTER at 10 calls/s for 30 s
+#      through ua, portal, router and lighthouse (the paper's Table 1), next
+#      to SIPp against its own registrar; INVITE -> 302 across two
+#      lighthouses; the highest sustained REGISTER and INVITE rates.
 #
 # The machine may be shared and noisy: every figure is the median of
 # BENCH_RUNS runs, runs of the four floods are interleaved, each flood is
@@ -378,6 +382,11 @@ say "circuits: max rate, $CIRC_MAX_COUNT builds, $CIRC_WINDOW in flight ($CIRC_R
 circ_load "$WORK/cmax.txt" --mode max --count "$CIRC_MAX_COUNT" --window "$CIRC_WINDOW" \
 	--runs "$CIRC_RUNS"
 circ_down
+
+# --- 4. SIP -------------------------------------------------------------------
+
+say "sip: the paper's experiment, INVITE -> 302, highest rates (scripts/bench_sip.py)"
+python3 scripts/bench_sip.py "$ANOSIP" "$WORK/sip.md" >/dev/null
 
 # --- 3. figures ---------------------------------------------------------------
 
@@ -1091,6 +1100,8 @@ $(circ_cpu_table)
 
 $(circ_explain | fmt -w 78)
 
+$(cat "$WORK/sip.md")
+
 ## Raw output
 
 In process (\`anosip-bench --runs $RUNS all\`):
@@ -1143,5 +1154,7 @@ circ_cpu_table
 echo
 circ_explain | fmt -w 78
 echo
+echo
+cat "$WORK/sip.md"
 echo "bench: written to $OUT"
 echo "bench: done"

@@ -263,7 +263,7 @@ def lighthouses_hold_no_ua_address_nor_others_nicknames():
         # at this node), never to an address.
         db = t.path(f"{node}.lighthouse.db")
         schema = {}
-        for table in ["accounts", "certificates", "bindings"]:
+        for table in ["accounts", "certificates", "bindings", "registrations", "auth_failures"]:
             info = run(["sqlite3", db, f"PRAGMA table_info({table})"], timeout=20).stdout
             schema[table] = [line.split("|")[1:3] for line in info.splitlines()]
         assert schema == {
@@ -274,10 +274,15 @@ def lighthouses_hold_no_ua_address_nor_others_nicknames():
                              ["expires_unix", "INTEGER"]],
             "bindings": [["nickname", "TEXT"], ["circuit", "INTEGER"], ["epoch", "INTEGER"],
                          ["expires_unix", "INTEGER"], ["live", "INTEGER"]],
+            # A registration is who and until when, never a contact.
+            "registrations": [["nickname", "TEXT"], ["expires_unix", "INTEGER"]],
+            "auth_failures": [["nickname", "TEXT"], ["window_start_unix", "INTEGER"],
+                              ["failures", "INTEGER"]],
         }, (node, schema)
         tables = run(["sqlite3", db, "SELECT name FROM sqlite_master WHERE type = 'table'"],
                      timeout=20).stdout.split()
-        assert sorted(tables) == ["accounts", "bindings", "certificates"], (node, tables)
+        assert sorted(tables) == ["accounts", "auth_failures", "bindings", "certificates",
+                                  "registrations"], (node, tables)
         rows = run(["sqlite3", db, "SELECT nickname, typeof(circuit), live FROM bindings"],
                    timeout=20).stdout.split()
         assert sorted(rows) == sorted(f"{n}|integer|1" for n in mine), (node, rows)

@@ -8,6 +8,7 @@ mother), grandma (node-1, same lighthouse as mother), stranger (node-3,
 in nobody's contacts), aunt (node-3, a ua whose softphone never
 registers). SIPp and baresip talk to them exactly as a softphone would.
 The tests build on each other in order (registrations first)."""
+import hashlib
 import os
 import re
 import socket
@@ -29,6 +30,8 @@ USERS = {
     "grandma": ("node-1", "node-6 node-4", "mother", "grandma-secret"),
     "stranger": ("node-3", "node-10 node-11", "", "stranger-secret"),
     "aunt": ("node-3", "node-12 node-10", "mother", "aunt-secret"),
+    # A ua that passes both challenges on, for a client that does SHA-256.
+    "cousin": ("node-2", "node-9 node-7", "", "cousin-secret"),
 }
 ports = {}  # nick -> (listen, direct)
 
@@ -47,10 +50,12 @@ def testbed():
             extra = ["--contacts", contacts] if contacts else []
             # SIPp 3.6 and baresip 1.0 answer only the first challenge, and
             # only MD5 (../shared/SIP-INTEROP.md).
+            if nick != "cousin":
+                extra += ["--digest", "MD5"]
             run([tb_bin(), "testbed", "ua", "add", "--dir", tb.dir, nick, "--lighthouse", lh,
                  "--portals", portals, "--log-level", "debug", "--timeout", "30",
                  "--sip-listen", f"127.0.0.1:{listen}", "--sip-direct", f"127.0.0.1:{direct}",
-                 "--password-file", pw, "--digest", "MD5", *extra], timeout=60)
+                 "--password-file", pw, *extra], timeout=60)
     return tb
 
 
@@ -150,6 +155,52 @@ def test_register_with_digest():
     assert len(md5) == 16 and len(sha) == 32
     with open(t.path("node-1.lighthouse.db"), "rb") as f:
         assert b"mother-secret" not in f.read()
+
+
+def digest_register(nick, password, algorithm, nc="00000001", replay=None):
+    """A REGISTER answered with RFC 7616 digest by this test itself (SIPp
+    and baresip only do MD5). Returns (challenge, final reply)."""
+    hash_fn = hashlib.sha256 if algorithm == "SHA-256" else hashlib.md5
+    port = sip_port(nick)
+    hdrs = [f"From: <sip:{nick}@{DOMAIN}>;tag={os.urandom(4).hex()}",
+            f"To: <sip:{nick}@{DOMAIN}>", f"Call-ID: {os.urandom(8).hex()}@test",
+            "Contact: <sip:{0}@127.0.0.1:5999>".format(nick), "Expires: 600"]
+
+    def reg(cseq, extra):
+        via = f"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{os.urandom(6).hex()}"
+        return request("REGISTER", uri=f"sip:{DOMAIN}",
+                       headers=[via] + hdrs + [f"CSeq: {cseq} REGISTER"] + extra)
+    challenge = sip_raw(port, reg(1, []))
+    nonce = re.search(rb'WWW-Authenticate: Digest [^\r]*nonce="([^"]+)"[^\r]*algorithm='
+                      + algorithm.encode() + rb'\b', challenge, re.I)
+    assert nonce, challenge
+    nonce = nonce.group(1).decode()
+    ha1 = hash_fn(f"{nick}:anosip:{password}".encode()).hexdigest()
+    ha2 = hash_fn(f"REGISTER:sip:{DOMAIN}".encode()).hexdigest()
+    cnonce = "0a4f113b"
+    response = hash_fn(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
+    auth = (f'Authorization: Digest username="{nick}", realm="anosip", nonce="{nonce}", '
+            f'uri="sip:{DOMAIN}", response="{response}", algorithm={algorithm}, '
+            f'cnonce="{cnonce}", qop=auth, nc={nc}')
+    final = sip_raw(port, reg(2, [auth]))
+    again = sip_raw(port, reg(3, [auth])) if replay else None
+    return challenge, final, again
+
+
+@suite.test
+def test_register_sha256_for_newer_clients():
+    """RFC 8760: SHA-256 challenged first, then MD5; a client answering
+    SHA-256 registers; the same Authorization again (a replayed nonce
+    count) is challenged anew, stale=true."""
+    challenge, final, again = digest_register("cousin", USERS["cousin"][3], "SHA-256",
+                                              replay=True)
+    algorithms = re.findall(rb"algorithm=([\w-]+)", challenge)
+    assert algorithms == [b"SHA-256", b"MD5"], challenge
+    assert status_of(final) == 200, final
+    assert status_of(again) == 401 and b"stale=true" in again, again
+    assert registration("node-2", "cousin")
+    _, wrong, _ = digest_register("cousin", "wrong", "SHA-256")
+    assert status_of(wrong) == 403, wrong
 
 
 @suite.test

@@ -90,10 +90,10 @@ struct lh_sip_wait {
 #define LH_SIP_MAX_WAITS 4096
 /* A transaction with no final answer after this is forgotten (64*T1). */
 #define LH_SIP_TX_TIMEOUT_MS 32000
-/* Failed digest checks per nickname within the store's window before
- * every further REGISTER is refused for LH_AUTH_LOCKOUT_S. */
+/* Failed digest checks per nickname within the store's window
+ * (LH_STORE_AUTH_WINDOW_S, counted from the first failure) before every
+ * further REGISTER is refused until the window has passed. */
 #define LH_AUTH_MAX_FAILURES 5
-#define LH_AUTH_LOCKOUT_S 60
 
 struct lh {
 	struct node *node;

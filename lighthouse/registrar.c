@@ -51,7 +51,10 @@ void lh_registrar_on_register(struct lh *lh, struct lh_circuit *c, const struct 
 	unsigned failures = 0;
 	if (lh_store_auth_failures(lh->store, c->nickname, now, &failures) == 0 &&
 	    failures >= LH_AUTH_MAX_FAILURES) {
-		static const char *const retry[] = {"Retry-After", "60", NULL};
+		/* At most this long: the window started at the first failure. */
+		char seconds[16];
+		snprintf(seconds, sizeof(seconds), "%u", LH_STORE_AUTH_WINDOW_S);
+		const char *const retry[] = {"Retry-After", seconds, NULL};
 		lh_sip_reply(lh, o, req, 403, retry);
 		return;
 	}

@@ -127,19 +127,14 @@ static void send_response_to(struct lh *lh, const struct lh_sip_origin *o, const
 void lh_sip_reply(struct lh *lh, const struct lh_sip_origin *o, const osip_message_t *request,
 		  int status, const char *const *headers)
 {
-	osip_message_t *resp = NULL;
 	char *text = NULL;
 	size_t len;
-	if (sip_response_make(request, status, NULL, &resp) < 0)
+	if (sip_response_text(request, status, NULL, headers, &text, &len) < 0)
 		return;
-	for (; headers && headers[0]; headers += 2)
-		osip_message_set_header(resp, headers[0], headers[1]);
-	if (sip_to_string(resp, &text, &len) == 0)
-		send_response_to(lh, o, (const uint8_t *)text, len, NULL, 0);
+	send_response_to(lh, o, (const uint8_t *)text, len, NULL, 0);
 	if (status >= 300)
 		lh->sip_errors++;
 	free(text);
-	osip_message_free(resp);
 }
 
 /* --- transactions --- */

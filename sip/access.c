@@ -237,3 +237,20 @@ fail:
 	osip_message_free(r);
 	return rc;
 }
+
+int sip_response_text(const osip_message_t *request, int status, const char *reason,
+		      const char *const *headers, char **out, size_t *len)
+{
+	osip_message_t *resp = NULL;
+	int rc = sip_response_make(request, status, reason, &resp);
+	if (rc < 0)
+		return rc;
+	for (; headers && headers[0]; headers += 2)
+		if (osip_message_set_header(resp, headers[0], headers[1]) != 0) {
+			osip_message_free(resp);
+			return -ENOMEM;
+		}
+	rc = sip_to_string(resp, out, len);
+	osip_message_free(resp);
+	return rc;
+}

@@ -120,6 +120,11 @@ unsigned sip_register_expires(const osip_message_t *m, unsigned def);
  * the caller's. */
 int sip_response_make(const osip_message_t *request, int status, const char *reason,
 		      osip_message_t **out);
+/* sip_response_make, plus extra headers (name, value pairs ending with a
+ * NULL name; headers may be NULL), as text: *out is malloc'd and
+ * NUL-terminated, *len excludes the NUL; the caller frees it. */
+int sip_response_text(const osip_message_t *request, int status, const char *reason,
+		      const char *const *headers, char **out, size_t *len);
 /* The standard reason phrase of a status ("Not Found"), or "Unknown". */
 const char *sip_reason_phrase(int status);
 

@@ -30,19 +30,14 @@ void ua_sip_send(struct ua_sip *s, const struct ua_peer *to, const char *text, s
 void ua_sip_reply(struct ua_sip *s, const struct ua_peer *to, const osip_message_t *request,
 		  int status, const char *const *headers)
 {
-	osip_message_t *resp = NULL;
 	char *text = NULL;
 	size_t len;
-	if (sip_response_make(request, status, NULL, &resp) < 0)
+	if (sip_response_text(request, status, NULL, headers, &text, &len) < 0)
 		return;
-	for (; headers && headers[0]; headers += 2)
-		osip_message_set_header(resp, headers[0], headers[1]);
-	if (sip_to_string(resp, &text, &len) == 0)
-		ua_sip_send(s, to, text, len);
+	ua_sip_send(s, to, text, len);
 	if (status >= 300)
 		s->errors_sent++;
 	free(text);
-	osip_message_free(resp);
 }
 
 int ua_sip_is_us(const struct ua_sip *s, const char *host, const char *port)
@@ -126,33 +121,36 @@ static void tx_free(struct ua_sip_tx *t)
 	free(t);
 }
 
-/* Sends the softphone its final response and keeps it for retransmissions. */
-static void tx_finish(struct ua_sip *s, struct ua_sip_tx *t, osip_message_t *resp)
+/* Sends the softphone its final response (text, which t keeps for
+ * retransmissions). */
+static void tx_finish_text(struct ua_sip *s, struct ua_sip_tx *t, char *text, size_t len,
+			   int status)
 {
-	char *text = NULL;
-	size_t len;
-	if (sip_to_string(resp, &text, &len) < 0)
-		return;
 	ua_sip_send(s, &t->from, text, len);
 	free(t->final);
 	t->final = text;
 	t->final_len = len;
-	t->final_status = sip_status(resp);
+	t->final_status = status;
 	t->finished_ms = util_now_ms();
-	if (t->final_status >= 300)
+	if (status >= 300)
 		s->errors_sent++;
+}
+
+static void tx_finish(struct ua_sip *s, struct ua_sip_tx *t, osip_message_t *resp)
+{
+	char *text = NULL;
+	size_t len;
+	if (sip_to_string(resp, &text, &len) == 0)
+		tx_finish_text(s, t, text, len, sip_status(resp));
 }
 
 static void tx_finish_status(struct ua_sip *s, struct ua_sip_tx *t, int status,
 			     const char *const *headers)
 {
-	osip_message_t *resp = NULL;
-	if (sip_response_make(t->request, status, NULL, &resp) < 0)
-		return;
-	for (; headers && headers[0]; headers += 2)
-		osip_message_set_header(resp, headers[0], headers[1]);
-	tx_finish(s, t, resp);
-	osip_message_free(resp);
+	char *text = NULL;
+	size_t len;
+	if (sip_response_text(t->request, status, NULL, headers, &text, &len) == 0)
+		tx_finish_text(s, t, text, len, status);
 }
 
 /* --- softphone -> circuit --- */

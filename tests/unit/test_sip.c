@@ -415,6 +415,17 @@ static void test_response_make(void **state)
 	osip_message_free(r);
 	osip_message_free(r2);
 
+	/* The same as text, with extra headers. */
+	static const char *const extra[] = {"Retry-After", "900", "Min-Expires", "60", NULL};
+	size_t len = 0;
+	assert_int_equal(sip_response_text(m, 403, NULL, extra, &s, &len), 0);
+	assert_int_equal(strlen(s), len);
+	assert_has(s, "SIP/2.0 403 Forbidden\r\n");
+	assert_has(s, "Call-ID: call-1\r\n");
+	assert_true(strcasestr(s, "Retry-After: 900\r\n") && strcasestr(s, "Min-Expires: 60\r\n"));
+	free(s);
+	assert_int_equal(sip_response_text(m, 99, NULL, NULL, &s, &len), SIP_ERR_INVALID);
+
 	assert_int_equal(sip_response_make(m, 486, "Busy Here Now", &r), 0);
 	s = to_string(r);
 	assert_has(s, "SIP/2.0 486 Busy Here Now\r\n");

@@ -188,6 +188,17 @@ def digest_register(nick, password, algorithm, nc="00000001", replay=None):
 
 
 @suite.test
+def test_tcp_softphone():
+    """The same over TCP: REGISTER with digest, and an INVITE answered 302."""
+    r = register("grandma", transport="t1")
+    assert r.ok, r.describe()
+    r = run_sipp("invite_redirect_bench.xml", "127.0.0.1", sip_port("grandma"),
+                 service="grandma", keys={"domain": DOMAIN, "callee": "mother"},
+                 timeout_s=20, transport="t1")
+    assert r.ok, r.describe()
+
+
+@suite.test
 def test_register_sha256_for_newer_clients():
     """RFC 8760: SHA-256 challenged first, then MD5; a client answering
     SHA-256 registers; the same Authorization again (a replayed nonce

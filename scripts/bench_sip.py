@@ -297,6 +297,9 @@ def main():
         return good[-1] if good else (0, None)
 
     reg_best, inv_best = best(reg_ramp), best(inv_ramp)
+
+    def top(rate):
+        return " (the top of the ramp: at least that)" if rate == RAMP[-1] else ""
     ramp_lines = ["| Offered calls/s | REGISTER ok | p50 ms | p99 ms | INVITE→302 ok | p50 ms | "
                   "p99 ms |", "|---|---|---|---|---|---|---|"]
     for i, rate in enumerate(RAMP):
@@ -319,6 +322,10 @@ def main():
                              ("INVITE → 302, two lighthouses", inv_precise),
                              ("baseline: circuit echo (ua → node-1 → ua)",
                               (echo_paced, 0))))
+    def aim(p99):
+        return (f"{p99:.1f} ms, met" if p99 < 10 else
+                f"{p99:.1f} ms, not met on this machine (the paced echo shows the same kind of tail)")
+
     tail_ratio = (percentile(reg_precise[0], 99) / percentile(echo_paced, 99)
                   if echo_paced and reg_precise[0] else float("nan"))
     text = f"""## SIP over Mist
@@ -384,7 +391,12 @@ woken from idle. Back to back, the same round trip takes {echo_ms:.3f} ms
 on average (`ctl echo 200 400`); paced, its tail is what idle wakeups on
 this shared VM cost along the path, and the REGISTER's p99 is
 {tail_ratio:.1f} times the echo's p99. At 100 calls/s (above) the
-processes stay awake and every INVITE → 302 took under 10 ms.
+processes stay awake: p99 {fmt_ms(inv100['p99'])} ms (SIPp's clock).
+
+Against the aims (p99 under 10 ms): REGISTER at 10 calls/s
+{aim(percentile(reg_precise[0], 99))}; INVITE → 302 at 10 calls/s
+{aim(percentile(inv_precise[0], 99))}, at 100 calls/s
+{aim(inv100['p99'])} (SIPp).
 
 ### Highest sustained rate
 
@@ -395,8 +407,8 @@ passes 100 ms (one SIPp process, one nickname, on the same 2 cores as the
 {chr(10).join(ramp_lines)}
 
 Highest rate with every call answered and p99 ≤ 100 ms: REGISTER
-{reg_best[0]} calls/s (two requests each), INVITE → 302 {inv_best[0]}
-calls/s.
+{reg_best[0]} calls/s (two requests each){top(reg_best[0])}, INVITE → 302
+{inv_best[0]} calls/s{top(inv_best[0])}.
 """
     with open(out_path, "w") as f:
         f.write(text)

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONTROL_LINE_MAX 512
-#define CONTROL_ARGS 8
+#define CONTROL_LINE_MAX 4096
+#define CONTROL_ARGS 64
 #define CONTROL_OUT_MAX (1u << 20)
 
 struct node_ctl {

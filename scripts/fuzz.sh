@@ -224,8 +224,8 @@ target_options() {
 	case $1 in
 	# A config is a few short lines; longer inputs only repeat them.
 	fuzz_config | fuzz_ua_config) echo "-max_len=4096" ;;
-	# The control socket reads at most 512 bytes of one line.
-	fuzz_control) echo "-max_len=512" ;;
+	# The control socket reads at most 4096 bytes of one line.
+	fuzz_control) echo "-max_len=4096" ;;
 	esac
 }
 

@@ -1,12 +1,12 @@
 /* Fuzzes control_split_words (node/control.c), the whole parser of the
- * control socket: a command line of at most 512 bytes (CONTROL_LINE_MAX)
- * split on blanks into at most 8 words (CONTROL_ARGS).
+ * control socket: a command line of at most 4096 bytes (CONTROL_LINE_MAX)
+ * split on blanks into at most 64 words (CONTROL_ARGS).
  *
- * The input, cut to 512 bytes, is NUL-terminated like the node does with
+ * The input, cut to 4096 bytes, is NUL-terminated like the node does with
  * what it reads (an embedded NUL ends the line there). The result must be
- * -1 or 0..8; every word must lie inside the line, be non-empty, hold no
+ * -1 or 0..64; every word must lie inside the line, be non-empty, hold no
  * blank, and come after the one before it. A plain reference splitter must
- * agree on the count (-1 past 8 words) and on every word. The splitter
+ * agree on the count (-1 past 64 words) and on every word. The splitter
  * must not write past argv[max - 1]. */
 #include "tests/fuzz/harness.h"
 
@@ -16,8 +16,8 @@
 #include <string.h>
 
 /* The limits of node/control.c. */
-#define LINE_MAX_BYTES 512
-#define ARGS_MAX 8
+#define LINE_MAX_BYTES 4096
+#define ARGS_MAX 64
 
 static const char blanks[] = " \t\r\n";
 

@@ -7,6 +7,7 @@
 #define ANOSIP_CIRCUIT_H
 
 #include "circuit.pb-c.h"
+#include "iddir.pb-c.h"
 #include "keys/keys.h"
 
 #include <stddef.h>
@@ -139,5 +140,55 @@ int circ_sip_response_open(const uint8_t *signed_response, size_t len, const uin
 			   size_t message_len, const struct keys_pair *caller,
 			   circ_lighthouse_key_fn fn, void *ctx, uint64_t now_unix,
 			   char callee[CIRC_NICKNAME_MAX + 1], char **contact);
+
+/* --- ID Directory queries (docs/protocol.md §8) --- */
+
+/* A query older or newer than this (by the directory's clock) is refused. */
+#define CIRC_IDDIR_MAX_AGE_MS 60000
+#define CIRC_IDDIR_REAL_ID_MAX 200
+#define CIRC_IDDIR_READERS_MAX 64
+
+/* The ua's side: signs q (asker must be the certificate's nickname; a zero
+ * sent_unix_ms or an empty nonce is filled in here: the wall clock, 16
+ * random bytes), then seals the SignedIdDirQuery to the directory's X25519
+ * key. query_hash gets SHA-256 of the encoded query, to match the answer.
+ * *out is malloc'd (caller frees). q keeps the sent_unix_ms filled in; a
+ * nonce made here is not kept (q->nonce is left empty). -EINVAL when the
+ * certificate does not name q->asker with asker's key; -EMSGSIZE when the
+ * sealed query would pass 64 KiB, which the directory refuses. */
+int circ_iddir_query_seal(const struct keys_pair *asker, const uint8_t *certificate,
+			  size_t certificate_len, Anosip__V1__IdDirQuery *q,
+			  const uint8_t directory_kx[32], uint8_t **out, size_t *out_len,
+			  uint8_t query_hash[32]);
+
+/* The directory's side: opens with its keys; checks the certificate (fn
+ * finds its lighthouse's key), that asker is the certificate's nickname,
+ * the signature by that nickname's key, that q->directory is directory_id,
+ * the time window, the fields' syntax (nicknames, real ID, readers). The
+ * (asker, nonce) replay check is the caller's. *q and *cert are the
+ * caller's (free_unpacked); query_hash as above. CIRC_ERR_SEALED (does
+ * not open), _DECODE (malformed, a bad field, over 64 KiB sealed), _PROOF
+ * (certificate, signature, asker or directory id), _STALE (the time window
+ * or an expired certificate), _NICKNAME (a READ nickname or a reader) on
+ * failure, which leaves *q and *cert NULL and query_hash zero. */
+int circ_iddir_query_open(const struct keys_pair *directory, const char *directory_id,
+			  const uint8_t *sealed, size_t len, circ_lighthouse_key_fn fn, void *ctx,
+			  uint64_t now_unix_ms, Anosip__V1__IdDirQuery **q,
+			  Anosip__V1__Certificate **cert, uint8_t query_hash[32]);
+
+/* The directory's answer: signs r with the directory's key and seals it to
+ * the asker's nickname key (its Ed25519 key, as X25519). *out malloc'd.
+ * -EMSGSIZE past 1 MiB sealed (the ua refuses more): keep logs in bound. */
+int circ_iddir_result_seal(const struct keys_pair *directory, const uint8_t asker_sign_public[32],
+			   const Anosip__V1__IdDirResult *r, uint8_t **out, size_t *out_len);
+
+/* The ua's side: opens with its nickname key, checks the directory's
+ * signature and that the result answers query_hash. *r is the caller's
+ * (anosip__v1__id_dir_result__free_unpacked). CIRC_ERR_SEALED (not for
+ * us), _DECODE, _PROOF (another signer, or an answer to another query) on
+ * failure, which leaves *r NULL. */
+int circ_iddir_result_open(const struct keys_pair *asker, const uint8_t directory_sign[32],
+			   const uint8_t *sealed, size_t len, const uint8_t query_hash[32],
+			   Anosip__V1__IdDirResult **r);
 
 #endif

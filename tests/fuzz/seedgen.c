@@ -1133,6 +1133,141 @@ static void sip_digest_corpus(void)
 	    sizeof(challenge) - 1);
 }
 
+/* --- fuzz_iddir --- */
+
+/* An IdDirQuery of the fixed ua for gamma; *len is its length. */
+static uint8_t *iddir_query(Anosip__V1__IdDirOp op, size_t *len)
+{
+	static uint8_t nonce[16] = {7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7};
+	static char *readers[] = {(char *)"bob", (char *)"carol"};
+	Anosip__V1__IdDirQuery q = ANOSIP__V1__ID_DIR_QUERY__INIT;
+	q.op = op;
+	q.asker = (char *)FUZZ_NICKNAME;
+	q.directory = (char *)FUZZ_THIRD_ID;
+	q.sent_unix_ms = FUZZ_NOW_MS;
+	q.nonce.data = nonce;
+	q.nonce.len = sizeof(nonce);
+	if (op == ANOSIP__V1__ID_DIR_OP__IDDIR_OP_READ)
+		q.nickname = (char *)"bob";
+	if (op == ANOSIP__V1__ID_DIR_OP__IDDIR_OP_PUBLISH) {
+		q.real_id = (char *)"Zo\xc3\xab Mother <mother@example.org>";
+		q.policy = ANOSIP__V1__ID_DIR_POLICY__IDDIR_POLICY_LIST;
+		q.readers = readers;
+		q.n_readers = 2;
+	}
+	*len = anosip__v1__id_dir_query__get_packed_size(&q);
+	uint8_t *out = malloc(*len + 1);
+	if (!out)
+		fuzz_fail("out of memory");
+	anosip__v1__id_dir_query__pack(&q, out);
+	return out;
+}
+
+/* signer signs context || body; the two fields of a Signed* message. */
+static uint8_t *iddir_signed(const struct keys_pair *signer, const char *context,
+			     const uint8_t *body, size_t len, int with_cert, size_t *out_len)
+{
+	size_t m_len, cert_len = 0;
+	uint8_t *m = util_with_context(context, body, len, &m_len), sig[64], *cert = NULL;
+	if (!m)
+		fuzz_fail("out of memory");
+	crypto_sign_detached(sig, NULL, m, m_len, signer->sign_secret);
+	free(m);
+	uint8_t *out;
+	if (with_cert) {
+		cert = fixed_certificate(FUZZ_NOW_S - 3600, FUZZ_NOW_S + 30 * 86400, &cert_len);
+		Anosip__V1__SignedIdDirQuery sq = ANOSIP__V1__SIGNED_ID_DIR_QUERY__INIT;
+		sq.query.data = (uint8_t *)body;
+		sq.query.len = len;
+		sq.certificate.data = cert;
+		sq.certificate.len = cert_len;
+		sq.signature.data = sig;
+		sq.signature.len = sizeof(sig);
+		*out_len = anosip__v1__signed_id_dir_query__get_packed_size(&sq);
+		if (!(out = malloc(*out_len)))
+			fuzz_fail("out of memory");
+		anosip__v1__signed_id_dir_query__pack(&sq, out);
+	} else {
+		Anosip__V1__SignedIdDirResult sr = ANOSIP__V1__SIGNED_ID_DIR_RESULT__INIT;
+		sr.result.data = (uint8_t *)body;
+		sr.result.len = len;
+		sr.signature.data = sig;
+		sr.signature.len = sizeof(sig);
+		*out_len = anosip__v1__signed_id_dir_result__get_packed_size(&sr);
+		if (!(out = malloc(*out_len)))
+			fuzz_fail("out of memory");
+		anosip__v1__signed_id_dir_result__pack(&sr, out);
+	}
+	free(cert);
+	return out;
+}
+
+static void iddir_corpus(void)
+{
+	const struct fuzz_fixtures *f = fuzz_fixtures();
+	static const char *names[] = {"read", "publish", "revoke", "log"};
+	char name[64];
+	for (int op = 1; op <= 4; op++) {
+		size_t len, signed_len;
+		uint8_t *q = iddir_query((Anosip__V1__IdDirOp)op, &len);
+		snprintf(name, sizeof(name), "query-%s", names[op - 1]);
+		put("fuzz_iddir", name, 3, 1, q, len);
+		uint8_t *sq =
+		    iddir_signed(&f->nickname, "anosip-iddir-query-v1", q, len, 1, &signed_len);
+		snprintf(name, sizeof(name), "signed-query-%s", names[op - 1]);
+		put("fuzz_iddir", name, 2, 1, sq, signed_len);
+		uint8_t *sealed = malloc(signed_len + crypto_box_SEALBYTES);
+		if (!sealed)
+			fuzz_fail("out of memory");
+		fuzz_seal_fixed(sq, signed_len, f->third.pub.kx, sealed);
+		snprintf(name, sizeof(name), "sealed-query-%s", names[op - 1]);
+		put("fuzz_iddir", name, 0, 1, sealed, signed_len + crypto_box_SEALBYTES);
+		free(sealed);
+		free(sq);
+		free(q);
+	}
+
+	/* Results: a READ answer and a LOG, for a zero query hash. */
+	static uint8_t hash[32];
+	Anosip__V1__IdDirLogEntry e = ANOSIP__V1__ID_DIR_LOG_ENTRY__INIT, *ep = &e;
+	e.reader = (char *)"bob";
+	e.at_unix = FUZZ_NOW_S;
+	e.granted = 1;
+	for (int i = 0; i < 2; i++) {
+		Anosip__V1__IdDirResult r = ANOSIP__V1__ID_DIR_RESULT__INIT;
+		r.query_hash.data = hash;
+		r.query_hash.len = sizeof(hash);
+		r.ok = 1;
+		if (i == 0) {
+			r.nickname = (char *)"bob";
+			r.real_id = (char *)"Robert Tables";
+		} else {
+			r.log = &ep;
+			r.n_log = 1;
+		}
+		size_t len = anosip__v1__id_dir_result__get_packed_size(&r), signed_len;
+		uint8_t *body = malloc(len + 1);
+		if (!body)
+			fuzz_fail("out of memory");
+		anosip__v1__id_dir_result__pack(&r, body);
+		snprintf(name, sizeof(name), "result-%s", i ? "log" : "read");
+		put2("fuzz_iddir", name, 5, hash, sizeof(hash), body, len);
+		uint8_t *sr =
+		    iddir_signed(&f->third, "anosip-iddir-result-v1", body, len, 0, &signed_len);
+		snprintf(name, sizeof(name), "signed-result-%s", i ? "log" : "read");
+		put("fuzz_iddir", name, 4, 1, sr, signed_len);
+		uint8_t kx[32], *sealed = malloc(signed_len + crypto_box_SEALBYTES);
+		if (!sealed || crypto_sign_ed25519_pk_to_curve25519(kx, f->nickname.pub.sign) != 0)
+			fuzz_fail("sealing to the ua");
+		fuzz_seal_fixed(sr, signed_len, kx, sealed);
+		snprintf(name, sizeof(name), "sealed-result-%s", i ? "log" : "read");
+		put("fuzz_iddir", name, 1, 1, sealed, signed_len + crypto_box_SEALBYTES);
+		free(sealed);
+		free(sr);
+		free(body);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -1159,5 +1294,6 @@ int main(int argc, char **argv)
 	home_corpus();
 	sip_parse_corpus();
 	sip_digest_corpus();
+	iddir_corpus();
 	return 0;
 }

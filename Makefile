@@ -11,8 +11,8 @@
 # Every target first makes sure the Debian packages are there
 # (scripts/install-deps.sh installs what is missing).
 
-PARTS      := util db keys topo link circuit sip node router lighthouse lookup ua cli
-LIB_PARTS  := util db keys topo link circuit sip node router lighthouse lookup ua
+PARTS      := util db keys topo link circuit sip node router lighthouse lookup iddir ua cli
+LIB_PARTS  := util db keys topo link circuit sip node router lighthouse lookup iddir ua
 PROTOS     := $(wildcard proto/*.proto)
 
 ifeq ($(ASAN),1)

@@ -8,6 +8,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_directory(int argc, char **argv);
 int cmd_node(int argc, char **argv);
 int cmd_lighthouse(int argc, char **argv);
+int cmd_iddir(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_ua(int argc, char **argv);
 int cmd_testbed(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* `anosip node` runs a node with its modules; `anosip ctl` talks to one. */
 #include "cli/cli.h"
 #include "node/node.h"
+#include "iddir/iddir.h"
 #include "lighthouse/lighthouse.h"
 #include "lookup/lookup.h"
 #include "router/router.h"
@@ -22,6 +23,7 @@
 static const struct node_module *const node_modules[] = {
     &router_module,
     &lookup_module,
+    &iddir_module,
     &lh_module,
 };
 

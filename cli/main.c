@@ -16,6 +16,7 @@ static const struct subcommand subcommands[] = {
     {"directory", cmd_directory, "sign or show the network directory"},
     {"node", cmd_node, "run a node: node -c FILE"},
     {"lighthouse", cmd_lighthouse, "a lighthouse's accounts: lighthouse user add|del|list|passwd"},
+    {"iddir", cmd_iddir, "real IDs: iddir add|inspect|purge|publish|read|... (iddir -h)"},
     {"ua", cmd_ua, "run a user agent: ua -c FILE [--init]"},
     {"ctl", cmd_ctl, "ask a running node: ctl -s SOCKET COMMAND..."},
     {"testbed", cmd_testbed, "start/stop a whole network on this machine"},

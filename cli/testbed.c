@@ -99,10 +99,14 @@ static int write_node_config(const char *dir, const char *id, unsigned roles, co
 	if (roles & TOPO_ROLE_LOOKUP)
 		n += snprintf(text + n, sizeof(text) - (size_t)n,
 			      "\n[lookup]\ndatabase = %s.lookup.db\n", id);
+	if (roles & TOPO_ROLE_IDDIR)
+		n += snprintf(text + n, sizeof(text) - (size_t)n,
+			      "\n[iddir]\ndatabase = %s.iddir.db\n", id);
 	return util_write_file(path, text, (size_t)n, 0644);
 }
 
-/* The testbed's roles: the root runs the lookup service, the first level
+/* The testbed's roles: the root runs the lookup service and the ID
+ * Directory, the first level
  * are lighthouses, the leaves are portals (in a one-level tree the root is
  * also the lighthouse; a lone root is everything). */
 static void assign_roles(struct topo_entry *e, int n, int depth)
@@ -117,7 +121,7 @@ static void assign_roles(struct topo_entry *e, int n, int depth)
 		if (!is_parent && i > 0)
 			e[i].roles |= TOPO_ROLE_PORTAL;
 	}
-	e[0].roles |= TOPO_ROLE_LOOKUP;
+	e[0].roles |= TOPO_ROLE_LOOKUP | TOPO_ROLE_IDDIR;
 	for (int i = 1; i < n; i++)
 		if (strcmp(e[i].parent, e[0].id) == 0)
 			e[i].roles |= TOPO_ROLE_LIGHTHOUSE;

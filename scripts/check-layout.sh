@@ -18,16 +18,17 @@ allowed() {
 	node) echo "util keys topo link" ;;
 	router) echo "util keys topo link node" ;;
 	lookup) echo "util db keys topo link node router" ;;
+	iddir) echo "util db keys topo link circuit node router" ;;
 	lighthouse) echo "util db keys topo link circuit sip node router lookup" ;;
 	ua) echo "util db keys topo link circuit sip node" ;;
-	cli) echo "util db keys topo link circuit sip node router lighthouse lookup ua" ;;
+	cli) echo "util db keys topo link circuit sip node router lighthouse lookup iddir ua" ;;
 	*) echo "" ;;
 	esac
 }
 
 passed=0
 failed=0
-for part in util db keys topo link circuit sip node router lookup lighthouse ua cli; do
+for part in util db keys topo link circuit sip node router lookup iddir lighthouse ua cli; do
 	ok=1
 	for f in "$part"/*.c "$part"/*.h; do
 		[ -e "$f" ] || continue

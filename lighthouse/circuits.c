@@ -136,6 +136,8 @@ void lh_on_data(void *ctx, router_circuit circuit, const Anosip__V1__CellData *d
 		lh_sip_on_message(lh, c, m->sip);
 	} else if (m->body_case == ANOSIP__V1__CIRCUIT_MESSAGE__BODY_PASSWORD) {
 		lh_sip_on_password(lh, c, m->password);
+	} else if (m->body_case == ANOSIP__V1__CIRCUIT_MESSAGE__BODY_IDDIR_QUERY) {
+		lh_iddir_on_query(lh, c, m->iddir_query);
 	} else {
 		node_count_drop(lh->node, NODE_DROP_UNKNOWN_MESSAGE);
 	}

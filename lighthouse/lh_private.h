@@ -95,6 +95,18 @@ struct lh_sip_wait {
  * further REGISTER is refused until the window has passed. */
 #define LH_AUTH_MAX_FAILURES 5
 
+/* An ID Directory query relayed for a circuit (iddir_relay.c). */
+struct lh_iddir_wait {
+	uint64_t token; /* ours, in the routed query */
+	router_circuit circuit;
+	uint64_t ua_request_id;
+	int directory;
+	uint64_t started_ms;
+	struct lh_iddir_wait *next;
+};
+#define LH_IDDIR_TIMEOUT_MS 8000
+#define LH_IDDIR_MAX_WAITS 4096
+
 struct lh {
 	struct node *node;
 	struct router *router;
@@ -126,6 +138,8 @@ struct lh {
 	struct lh_sip_tx *sip_tx[LH_SIP_TX_BUCKETS];
 	struct lh_sip_wait *sip_waits;
 	unsigned n_sip_tx, n_sip_waits;
+	struct lh_iddir_wait *iddir_waits;
+	unsigned n_iddir_waits;
 	uint64_t sip_requests, sip_responses, sip_registered, sip_auth_failed, sip_errors;
 };
 
@@ -173,6 +187,12 @@ int lh_sip_on_lookup(struct lh *lh, uint64_t request_id, const char *lighthouse)
 void lh_sip_expire(struct lh *lh, uint64_t now_ms);
 /* circuits.c: seals a CircuitMessage down circuit c. */
 int lh_send_back(struct lh *lh, struct lh_circuit *c, const Anosip__V1__CircuitMessage *m);
+
+/* iddir_relay.c: ID Directory queries to and from the directory node */
+void lh_iddir_on_query(struct lh *lh, struct lh_circuit *c, const Anosip__V1__IdDirEnvelope *q);
+void lh_iddir_on_answer(void *ctx, int source, const uint8_t *payload, size_t len);
+void lh_iddir_expire(struct lh *lh, uint64_t now_ms);
+void lh_iddir_free(struct lh *lh);
 
 /* lighthouse.c */
 void lh_finish_create(struct lh *lh, router_circuit handle, Anosip__V1__CreateRequest *req,

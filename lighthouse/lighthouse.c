@@ -238,6 +238,7 @@ static void on_timer(uv_timer_t *t)
 		lh_store_accounts_foreach(lh->store, claim_account, lh);
 	lh_lookup_expire(lh, util_now_ms());
 	lh_sip_expire(lh, util_now_ms());
+	lh_iddir_expire(lh, util_now_ms());
 	/* The database is touched every ten seconds, not every tick. */
 	if (++lh->ticks % 10)
 		return;
@@ -361,6 +362,8 @@ static int lh_start(struct node *n, void **state)
 			 lh_lookup_on_answer, lh);
 	router_on_routed(lh->router, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_SIP, lh_sip_on_routed,
 			 lh);
+	router_on_routed(lh->router, ANOSIP__V1__ROUTED_TYPE__ROUTED_TYPE_IDDIR_ANSWER,
+			 lh_iddir_on_answer, lh);
 	uv_timer_init(node_loop(n), &lh->timer);
 	lh->timer.data = lh;
 	uv_timer_start(&lh->timer, on_timer, 1000, 1000);
@@ -377,6 +380,7 @@ static void on_lh_closed(uv_handle_t *h)
 {
 	struct lh *lh = h->data;
 	lh_sip_free(lh);
+	lh_iddir_free(lh);
 	lh_circuits_free(lh);
 	lh_store_close(lh->store);
 	util_replay_free(&lh->seen);

@@ -55,6 +55,31 @@ static int set_contacts(struct ua_config *c, const char *value)
 	return 0;
 }
 
+/* "Alan Smith; Bob": real IDs separated by semicolons. */
+static int set_real_ids(struct ua_config *c, const char *value)
+{
+	char copy[4096];
+	snprintf(copy, sizeof(copy), "%s", value);
+	char *save = NULL;
+	c->n_allow_real_ids = 0;
+	for (char *w = strtok_r(copy, ";", &save); w; w = strtok_r(NULL, ";", &save)) {
+		while (*w == ' ')
+			w++;
+		size_t n = strlen(w);
+		while (n && w[n - 1] == ' ')
+			w[--n] = 0;
+		if (!n)
+			continue;
+		if (c->n_allow_real_ids ==
+			(int)(sizeof(c->allow_real_ids) / sizeof(c->allow_real_ids[0])) ||
+		    n > CIRC_IDDIR_REAL_ID_MAX)
+			return -EINVAL;
+		snprintf(c->allow_real_ids[c->n_allow_real_ids++], sizeof(c->allow_real_ids[0]),
+			 "%s", w);
+	}
+	return 0;
+}
+
 static int set_digest(struct ua_config *c, const char *value)
 {
 	char copy[128];
@@ -118,6 +143,20 @@ static int handler(void *user, const char *section, const char *name, const char
 		snprintf(name[0] == 'd' ? c->domain : c->realm, sizeof(c->domain), "%s", value);
 	} else if (strcmp(name, "digest") == 0) {
 		rc = set_digest(c, value);
+	} else if (strcmp(name, "strangers") == 0) {
+		c->strangers = strcmp(value, "iddir") == 0 ? UA_STRANGERS_IDDIR
+			       : strcmp(value, "ask") == 0 ? UA_STRANGERS_ASK
+							   : UA_STRANGERS_DECLINE;
+		rc = c->strangers != UA_STRANGERS_DECLINE || strcmp(value, "decline") == 0
+			 ? 0
+			 : -EINVAL;
+	} else if (strcmp(name, "allow_real_ids") == 0) {
+		rc = set_real_ids(c, value);
+	} else if (strcmp(name, "ask_command") == 0) {
+		rc = set_path(p, c->ask_command, sizeof(c->ask_command), value);
+	} else if (strcmp(name, "iddir") == 0) {
+		rc = util_id_valid(value) ? 0 : -EINVAL;
+		snprintf(c->iddir, sizeof(c->iddir), "%s", value);
 	} else if (strcmp(name, "password_file") == 0) {
 		rc = set_path(p, c->password_path, sizeof(c->password_path), value);
 	} else if (strcmp(name, "state") == 0) {
@@ -182,6 +221,8 @@ int ua_config_load(const char *path, struct ua_config *cfg, char *err, size_t er
 						       : NULL;
 	if (!missing && cfg->sip_listen[0] && !cfg->sip_direct[0])
 		missing = "sip_direct (needed with sip_listen)";
+	if (!missing && cfg->strangers == UA_STRANGERS_ASK && !cfg->ask_command[0])
+		missing = "ask_command (needed with strangers = ask)";
 	if (missing) {
 		snprintf(err, err_len, "%s: [ua] %s is missing", path, missing);
 		return -EINVAL;

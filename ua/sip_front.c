@@ -186,6 +186,7 @@ void ua_sip_stop(struct ua_sip *s)
 		return;
 	ua_transport_close(s->transport);
 	ua_state_close(s->state);
+	ua_sip_strangers_stop(s);
 	ua_sip_tx_free_all(s);
 	ua_sip_tokens_free(s);
 	sodium_memzero(s, sizeof(*s));
@@ -209,6 +210,10 @@ void ua_sip_metrics(struct ua_sip *s, struct node_ctl *req)
 	node_ctl_printf(req, "ua_sip_malformed %llu\n", (unsigned long long)s->malformed);
 	node_ctl_printf(req, "ua_sip_redirects %llu\n", (unsigned long long)s->redirects);
 	node_ctl_printf(req, "ua_sip_declines %llu\n", (unsigned long long)s->declines);
+	node_ctl_printf(req, "ua_sip_strangers_asked %llu\n",
+			(unsigned long long)s->strangers_asked);
+	node_ctl_printf(req, "ua_sip_strangers_accepted %llu\n",
+			(unsigned long long)s->strangers_accepted);
 	node_ctl_printf(req, "ua_sip_forged %llu\n", (unsigned long long)s->forged);
 	node_ctl_printf(req, "ua_sip_direct_forwarded %llu\n",
 			(unsigned long long)s->direct_forwarded);

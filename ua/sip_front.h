@@ -44,6 +44,8 @@ struct ua_sip_token {
 	struct ua_sip_token *next;
 };
 
+struct ua_sip_stranger_call;
+
 struct ua_sip {
 	struct ua *ua;
 	struct ua_transport *transport;
@@ -57,10 +59,12 @@ struct ua_sip {
 	unsigned n_txs;
 	struct ua_sip_token *tokens;
 	unsigned n_tokens;
+	struct ua_sip_stranger_call *strangers; /* decisions pending */
+	unsigned n_strangers;
 	int has_password;
 	uint8_t ha1_md5[SIP_HA1_MD5_LEN], ha1_sha256[SIP_HA1_SHA256_LEN];
 	uint64_t from_softphone, to_circuit, from_circuit, errors_sent, malformed, redirects,
-	    declines, forged, direct_forwarded, direct_refused;
+	    declines, forged, direct_forwarded, direct_refused, strangers_asked, strangers_accepted;
 };
 
 /* sip_proxy.c */
@@ -80,6 +84,23 @@ void ua_sip_from_softphone(struct ua_sip *s, const struct ua_peer *from, osip_me
  * ones after UA_SIP_TX_LINGER_MS. */
 void ua_sip_tx_expire(struct ua_sip *s, uint64_t now_ms);
 void ua_sip_tx_free_all(struct ua_sip *s);
+
+/* Answers an accepted caller's INVITE: 302 to our direct address with a
+ * token, sealed to caller_public and signed. */
+void ua_sip_redirect(struct ua_sip *s, uint64_t transaction, const osip_message_t *invite,
+		     const char *caller, const uint8_t caller_public[32]);
+/* A signed 603 Decline; why goes to the log. */
+void ua_sip_decline(struct ua_sip *s, uint64_t transaction, const osip_message_t *invite,
+		    const char *caller, const char *why);
+
+/* sip_strangers.c: a caller not in contacts, by the `strangers` policy:
+ * declined, or looked up in the ID Directory (accepted when its real ID is
+ * in allow_real_ids), or the ask_command decides (exit status 0 accepts;
+ * ANOSIP_CALLER and ANOSIP_CALLER_REAL_ID in its environment). */
+void ua_sip_stranger(struct ua_sip *s, uint64_t transaction, const osip_message_t *invite,
+		     const char *caller, const uint8_t caller_public[32]);
+/* Ends every decision still pending (a decline each) and lets go of s. */
+void ua_sip_strangers_stop(struct ua_sip *s);
 
 /* sip_direct.c */
 /* A request for a non-nickname address (from the softphone) or anything

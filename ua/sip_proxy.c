@@ -464,10 +464,32 @@ static int is_contact(const struct ua_config *cfg, const char *nickname)
 	return 0;
 }
 
+void ua_sip_redirect(struct ua_sip *s, uint64_t transaction, const osip_message_t *invite,
+		     const char *caller, const uint8_t caller_public[32])
+{
+	char token[33], contact[CIRC_CONTACT_MAX];
+	if (ua_sip_token_new(s, caller, token) < 0) {
+		ua_sip_decline(s, transaction, invite, caller, "no token left");
+		return;
+	}
+	snprintf(contact, sizeof(contact), "sip:%s@%s", token, s->direct_addr);
+	log_info("call from %s: redirected to our direct address", caller);
+	s->redirects++;
+	answer_up(s, transaction, invite, 302, caller_public, contact);
+}
+
+void ua_sip_decline(struct ua_sip *s, uint64_t transaction, const osip_message_t *invite,
+		    const char *caller, const char *why)
+{
+	log_info("call from %s declined: %s", caller, why);
+	s->declines++;
+	answer_up(s, transaction, invite, 603, NULL, NULL);
+}
+
 static void incoming_call(struct ua_sip *s, const Anosip__V1__SipMessage *sm, osip_message_t *m)
 {
 	Anosip__V1__Certificate *cert = NULL;
-	char from[SIP_NICKNAME_MAX + 1], contact[CIRC_CONTACT_MAX], token[33];
+	char from[SIP_NICKNAME_MAX + 1], contact[CIRC_CONTACT_MAX];
 	uint64_t now = util_wall_ms() / 1000;
 	if (strcmp(sip_method(m), "INVITE") != 0) {
 		node_count_drop(s->ua->node, NODE_DROP_UNKNOWN_MESSAGE);
@@ -489,16 +511,10 @@ static void incoming_call(struct ua_sip *s, const Anosip__V1__SipMessage *sm, os
 		answer_up(s, sm->transaction, m, 480, NULL, NULL);
 		goto out;
 	}
-	if (!is_contact(s->ua->cfg, from) || ua_sip_token_new(s, from, token) < 0) {
-		log_info("call from %s declined: not in contacts", from);
-		s->declines++;
-		answer_up(s, sm->transaction, m, 603, NULL, NULL);
-		goto out;
-	}
-	snprintf(contact, sizeof(contact), "sip:%s@%s", token, s->direct_addr);
-	log_info("call from %s: redirected to our direct address", from);
-	s->redirects++;
-	answer_up(s, sm->transaction, m, 302, cert->nickname_public.data, contact);
+	if (is_contact(s->ua->cfg, from))
+		ua_sip_redirect(s, sm->transaction, m, from, cert->nickname_public.data);
+	else
+		ua_sip_stranger(s, sm->transaction, m, from, cert->nickname_public.data);
 out:
 	if (cert)
 		anosip__v1__certificate__free_unpacked(cert, NULL);

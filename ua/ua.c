@@ -200,6 +200,8 @@ static void on_data(struct ua *ua, const Anosip__V1__CellData *data)
 		ua_sip_on_message(ua->sip, m->sip);
 	} else if (m->body_case == ANOSIP__V1__CIRCUIT_MESSAGE__BODY_PASSWORD_ANSWER && ua->sip) {
 		ua_sip_on_password_answer(ua->sip, m->password_answer);
+	} else if (m->body_case == ANOSIP__V1__CIRCUIT_MESSAGE__BODY_IDDIR_ANSWER) {
+		ua_iddir_on_answer(ua, m->iddir_answer);
 	}
 	anosip__v1__circuit_message__free_unpacked(m, NULL);
 }
@@ -298,6 +300,7 @@ static void on_tick(uv_timer_t *t)
 		echo_finish(ua, "echo timed out");
 	if (ua->sip)
 		ua_sip_tick(ua->sip, now);
+	ua_iddir_expire(ua, now, 0);
 }
 
 int ua_circuit_send(struct ua *ua, const Anosip__V1__CircuitMessage *m)
@@ -390,6 +393,8 @@ static int ua_on_control(void *state, struct node_ctl *req, int argc, char **arg
 		echo_send(ua);
 		return 1;
 	}
+	if (strcmp(argv[0], "iddir") == 0)
+		return ua_iddir_control(ua, req, argc, argv);
 	return ua->sip ? ua_sip_control(ua->sip, req, argc, argv) : 0;
 }
 
@@ -460,6 +465,7 @@ static void ua_stop(void *state)
 	struct ua *ua = state;
 	if (ua->echo_req)
 		echo_finish(ua, "shutting down");
+	ua_iddir_expire(ua, 0, 1);
 	ua_sip_stop(ua->sip);
 	ua->sip = NULL;
 	uv_close((uv_handle_t *)&ua->timer, on_ua_closed);
@@ -473,7 +479,8 @@ static const struct node_module ua_module = {
     .on_link_up = ua_on_link_up,
     .on_link_down = ua_on_link_down,
     .on_control = ua_on_control,
-    .help = "circuit\necho [COUNT [BYTES]]\nsip",
+    .help = "circuit\necho [COUNT [BYTES]]\nsip\niddir publish anyone|nobody|list "
+	    "READERS|- REAL ID...\niddir revoke\niddir log\niddir read NICKNAME",
     .metrics = ua_metrics,
 };
 

@@ -18,7 +18,11 @@
  *                                     # password hashes at open sign-up
  *   state = mother.db            # the softphone's registration
  *   digest = SHA-256 MD5         # challenges the softphone understands
- *   contacts = father grandma    # callers this ua reveals its address to */
+ *   contacts = father grandma    # callers this ua reveals its address to
+ *   # strangers (callers not in contacts): decline, or ask the ID
+ *   # Directory who they are and accept a listed real ID, or run a command
+ *   strangers = decline|iddir|ask    allow_real_ids = Alan Smith; Bob
+ *   ask_command = /usr/local/bin/ask-me   iddir = node-0 */
 #ifndef ANOSIP_UA_H
 #define ANOSIP_UA_H
 
@@ -40,6 +44,12 @@ struct ua_config {
 	char state_path[4096];
 	char contacts[32][CIRC_NICKNAME_MAX + 1];
 	int n_contacts;
+	/* Callers not in contacts (issue 5, DESIGN.md §5.5). */
+	enum ua_strangers { UA_STRANGERS_DECLINE, UA_STRANGERS_IDDIR, UA_STRANGERS_ASK } strangers;
+	char allow_real_ids[16][CIRC_IDDIR_REAL_ID_MAX + 1];
+	int n_allow_real_ids;
+	char ask_command[4096];
+	char iddir[32];		 /* the ID Directory node; "" for the first in the directory */
 	struct node_config node; /* client mode: directory, authority, control, portals */
 };
 

@@ -19,6 +19,12 @@
 enum ua_circuit_state { UA_NO_CIRCUIT, UA_CREATING, UA_OPEN };
 
 struct ua_sip;
+struct ua_iddir_req;
+
+/* An ID Directory answer (NULL with error when there is none; r->ok may
+ * be false with error set). r lives only during the call. */
+typedef void (*ua_iddir_fn)(void *ctx, const Anosip__V1__IdDirResult *r, const char *error);
+#define UA_IDDIR_TIMEOUT_MS 10000
 
 struct ua {
 	struct node *node;
@@ -45,11 +51,22 @@ struct ua {
 	uint64_t echo_seq, echo_sent_ns, echo_deadline_ms;
 	double echo_min_ms, echo_max_ms, echo_sum_ms;
 	struct ua_sip *sip; /* NULL without sip_listen */
+	struct ua_iddir_req *iddir_reqs;
 };
 
 /* ua.c: seals m and sends it up the open circuit: 0, or -ENOTCONN when
  * no circuit is open. */
 int ua_circuit_send(struct ua *ua, const Anosip__V1__CircuitMessage *m);
+
+/* iddir_client.c: queries to the ID Directory through the circuit. q's
+ * asker and directory are filled in here; fn is called exactly once (an
+ * answer, an error, a timeout, or the ua stopping) unless this returns
+ * < 0: -ENOENT without a directory, -ENOTCONN without an open circuit. */
+int ua_iddir_query(struct ua *ua, Anosip__V1__IdDirQuery *q, ua_iddir_fn fn, void *ctx);
+void ua_iddir_on_answer(struct ua *ua, const Anosip__V1__IdDirEnvelope *e);
+/* Times out pending queries (all of them when all is set). */
+void ua_iddir_expire(struct ua *ua, uint64_t now_ms, int all);
+int ua_iddir_control(struct ua *ua, struct node_ctl *req, int argc, char **argv);
 
 /* sip_front.c, sip_proxy.c, sip_direct.c: the SIP front (DESIGN.md §5) */
 int ua_sip_start(struct ua *ua, struct ua_sip **out);

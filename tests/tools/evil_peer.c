@@ -849,6 +849,196 @@ out:;
 	return result;
 }
 
+/* Sends a CircuitMessage up circuit id and waits for one back. */
+static Anosip__V1__CircuitMessage *circuit_round_trip(struct client *c, uint32_t id,
+						      struct circ_keys *keys,
+						      const Anosip__V1__CircuitMessage *cm)
+{
+	size_t len = anosip__v1__circuit_message__get_packed_size(cm);
+	uint8_t *plain = malloc(len ? len : 1), *sealed;
+	size_t sealed_len;
+	if (!plain)
+		return NULL;
+	anosip__v1__circuit_message__pack(cm, plain);
+	int rc = circ_data_seal(keys, plain, len, &sealed, &sealed_len);
+	free(plain);
+	if (rc < 0)
+		return NULL;
+	Anosip__V1__CellData d = ANOSIP__V1__CELL_DATA__INIT;
+	Anosip__V1__Cell cell = ANOSIP__V1__CELL__INIT;
+	d.sealed.data = sealed;
+	d.sealed.len = sealed_len;
+	cell.body_case = ANOSIP__V1__CELL__BODY_DATA;
+	cell.data = &d;
+	rc = client_cell(c, id, &cell, 1);
+	free(sealed);
+	int closed;
+	Anosip__V1__LinkMessage *m = rc < 0 ? NULL : client_wait_cell(c, id, 10000, &closed);
+	if (!m || m->cell->body_case != ANOSIP__V1__CELL__BODY_DATA) {
+		if (m)
+			anosip__v1__link_message__free_unpacked(m, NULL);
+		return NULL;
+	}
+	rc = circ_data_open(keys, m->cell->data->sealed.data, m->cell->data->sealed.len, &plain,
+			    &len);
+	anosip__v1__link_message__free_unpacked(m, NULL);
+	if (rc < 0)
+		return NULL;
+	Anosip__V1__CircuitMessage *reply = anosip__v1__circuit_message__unpack(NULL, len, plain);
+	free(plain);
+	return reply;
+}
+
+/* The ID Directory's answer to one sealed query: 1 answered (sealed), 0
+ * refused (an error, no answer inside), -1 nothing usable came back. */
+static int iddir_ask(struct client *c, uint32_t id, struct circ_keys *keys, uint64_t request_id,
+		     const uint8_t *sealed, size_t len, char *error, size_t error_len)
+{
+	Anosip__V1__IdDirEnvelope e = ANOSIP__V1__ID_DIR_ENVELOPE__INIT;
+	Anosip__V1__CircuitMessage cm = ANOSIP__V1__CIRCUIT_MESSAGE__INIT;
+	e.request_id = request_id;
+	e.sealed.data = (uint8_t *)sealed;
+	e.sealed.len = len;
+	e.error = "";
+	cm.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_IDDIR_QUERY;
+	cm.iddir_query = &e;
+	Anosip__V1__CircuitMessage *r = circuit_round_trip(c, id, keys, &cm);
+	int result = -1;
+	if (r && r->body_case == ANOSIP__V1__CIRCUIT_MESSAGE__BODY_IDDIR_ANSWER &&
+	    r->iddir_answer->request_id == request_id) {
+		snprintf(error, error_len, "%s",
+			 r->iddir_answer->error ? r->iddir_answer->error : "");
+		result = r->iddir_answer->sealed.len && !error[0] ? 1 : 0;
+	}
+	if (r)
+		anosip__v1__circuit_message__free_unpacked(r, NULL);
+	return result;
+}
+
+/* A query carrying our certificate but signed by another key, sealed to
+ * the directory: what a thief of a certificate (not of the key) can make. */
+static int forge_iddir_query(const struct keys_pair *other, const uint8_t *cert, size_t cert_len,
+			     Anosip__V1__IdDirQuery *q, const uint8_t directory_kx[32],
+			     uint8_t **out, size_t *out_len)
+{
+	uint8_t nonce[16], signature[crypto_sign_BYTES];
+	randombytes_buf(nonce, sizeof(nonce));
+	q->nonce.data = nonce;
+	q->nonce.len = sizeof(nonce);
+	q->sent_unix_ms = util_wall_ms();
+	size_t qlen = anosip__v1__id_dir_query__get_packed_size(q), slen, plen;
+	uint8_t *query = malloc(qlen ? qlen : 1), *plain = NULL, *sealed = NULL;
+	uint8_t *input = query ? (anosip__v1__id_dir_query__pack(q, query),
+				  util_with_context("anosip-iddir-query-v1", query, qlen, &slen))
+			       : NULL;
+	int rc = -1;
+	if (!input)
+		goto out;
+	crypto_sign_detached(signature, NULL, input, slen, other->sign_secret);
+	Anosip__V1__SignedIdDirQuery sq = ANOSIP__V1__SIGNED_ID_DIR_QUERY__INIT;
+	sq.query.data = query;
+	sq.query.len = qlen;
+	sq.certificate.data = (uint8_t *)cert;
+	sq.certificate.len = cert_len;
+	sq.signature.data = signature;
+	sq.signature.len = sizeof(signature);
+	plen = anosip__v1__signed_id_dir_query__get_packed_size(&sq);
+	if (!(plain = malloc(plen)) || !(sealed = malloc(plen + crypto_box_SEALBYTES)))
+		goto out;
+	anosip__v1__signed_id_dir_query__pack(&sq, plain);
+	crypto_box_seal(sealed, plain, plen, directory_kx);
+	*out = sealed;
+	*out_len = plen + crypto_box_SEALBYTES;
+	sealed = NULL;
+	rc = 0;
+out:
+	free(query);
+	free(input);
+	free(plain);
+	free(sealed);
+	return rc;
+}
+
+/* iddir-replay: one valid query twice (the second must be refused);
+ * iddir-forged: a query with our certificate but signed by another key
+ * (refused). Both through a real circuit of --nickname at --lighthouse. */
+static int attack_iddir(struct client *c, int forged)
+{
+	const char *name = forged ? "iddir-forged" : "iddir-replay";
+	int lh = lighthouse_index(c), dir = -1;
+	for (int i = 0; c->t && i < c->t->n && dir < 0; i++)
+		if (c->t->nodes[i].roles & TOPO_ROLE_IDDIR)
+			dir = i;
+	struct keys_pair k, other;
+	if (lh < 0 || dir < 0 || nickname_keys(c, &k) < 0)
+		return 2;
+	keys_generate(&other);
+	struct circ_client cc;
+	struct circ_keys keys;
+	Anosip__V1__CreateConfirm *confirm = NULL;
+	uint8_t *create = NULL, *sealed = NULL, hash[32];
+	size_t create_len, sealed_len;
+	int result = 1, closed;
+	char error[256] = "";
+	uint32_t id = client_new_id(c);
+	if (build_create(c, lh, &k, &cc, &create, &create_len) < 0)
+		goto out;
+	send_create(c, id, c->t->nodes[lh].id, create, create_len, 1);
+	Anosip__V1__LinkMessage *m = client_wait_cell(c, id, 10000, &closed);
+	if (!m || m->cell->body_case != ANOSIP__V1__CELL__BODY_CREATED ||
+	    circ_client_finish(&cc, m->cell->created, &keys, &confirm) < 0) {
+		printf("evil-peer: %s: no circuit\n", name);
+		if (m)
+			anosip__v1__link_message__free_unpacked(m, NULL);
+		goto out;
+	}
+	anosip__v1__link_message__free_unpacked(m, NULL);
+	Anosip__V1__IdDirQuery q = ANOSIP__V1__ID_DIR_QUERY__INIT;
+	q.op = ANOSIP__V1__ID_DIR_OP__IDDIR_OP_READ;
+	q.asker = (char *)c->nickname;
+	q.nickname = (char *)c->nickname;
+	q.directory = (char *)c->t->nodes[dir].id;
+	int made =
+	    forged
+		? forge_iddir_query(&other, confirm->certificate.data, confirm->certificate.len, &q,
+				    c->t->nodes[dir].keys.kx, &sealed, &sealed_len)
+		: circ_iddir_query_seal(&k, confirm->certificate.data, confirm->certificate.len, &q,
+					c->t->nodes[dir].keys.kx, &sealed, &sealed_len, hash);
+	if (made < 0) {
+		printf("evil-peer: %s: cannot build the query\n", name);
+		goto out;
+	}
+	int first = iddir_ask(c, id, &keys, 1, sealed, sealed_len, error, sizeof(error));
+	printf("evil-peer: %s: first query %s%s%s\n", name,
+	       first == 1   ? "answered"
+	       : first == 0 ? "refused"
+			    : "unanswered",
+	       error[0] ? ": " : "", error);
+	if (forged) {
+		result = first == 0 ? 0 : 1;
+	} else if (first == 1) {
+		int second = iddir_ask(c, id, &keys, 2, sealed, sealed_len, error, sizeof(error));
+		printf("evil-peer: %s: the same query again %s%s%s\n", name,
+		       second == 1   ? "answered"
+		       : second == 0 ? "refused"
+				     : "unanswered",
+		       error[0] ? ": " : "", error);
+		result = second == 0 ? 0 : 1;
+	}
+	send_destroy(c, id, 1);
+out:
+	printf("evil-peer: attack %s: %s\n", name, result ? "FAILED" : "as expected");
+	if (confirm)
+		anosip__v1__create_confirm__free_unpacked(confirm, NULL);
+	keys_wipe(&k);
+	keys_wipe(&other);
+	circ_keys_wipe(&keys);
+	sodium_memzero(&cc, sizeof(cc));
+	free(create);
+	free(sealed);
+	return result;
+}
+
 static int client_attack(struct client *c, const char *attack)
 {
 	if (strcmp(attack, "none") == 0 || strcmp(attack, "refused") == 0) {
@@ -902,6 +1092,8 @@ static int client_attack(struct client *c, const char *attack)
 		       m ? "an answer came" : "no answer", kept ? "kept" : "closed");
 		return !m && kept ? 0 : 1;
 	}
+	if (strcmp(attack, "iddir-replay") == 0 || strcmp(attack, "iddir-forged") == 0)
+		return attack_iddir(c, attack[6] == 'f');
 	if (strcmp(attack, "create-flood") == 0)
 		return attack_create_flood(c);
 	if (strcmp(attack, "routed-from-client") == 0) {

@@ -134,12 +134,13 @@ int circ_sip_response_sign(const struct keys_pair *callee, const uint8_t *callee
 /* The caller's side: checks the certificate (fn finds its lighthouse's
  * key), the signature over exactly these message bytes, and opens the
  * contact with the caller's nickname key. callee gets the certificate's
- * nickname; *contact is malloc'd (caller frees) or NULL when none was
- * sealed. */
+ * nickname, callee_public its key (NULL: not wanted); *contact is malloc'd (caller frees) or NULL
+ * when none was sealed. */
 int circ_sip_response_open(const uint8_t *signed_response, size_t len, const uint8_t *message,
 			   size_t message_len, const struct keys_pair *caller,
 			   circ_lighthouse_key_fn fn, void *ctx, uint64_t now_unix,
-			   char callee[CIRC_NICKNAME_MAX + 1], char **contact);
+			   char callee[CIRC_NICKNAME_MAX + 1], uint8_t callee_public[32],
+			   char **contact);
 
 /* --- ID Directory queries (docs/protocol.md §8) --- */
 

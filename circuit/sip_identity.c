@@ -103,7 +103,8 @@ fail:
 int circ_sip_response_open(const uint8_t *signed_response, size_t len, const uint8_t *message,
 			   size_t message_len, const struct keys_pair *caller,
 			   circ_lighthouse_key_fn fn, void *ctx, uint64_t now_unix,
-			   char callee[CIRC_NICKNAME_MAX + 1], char **contact)
+			   char callee[CIRC_NICKNAME_MAX + 1], uint8_t callee_public[32],
+			   char **contact)
 {
 	int rc = CIRC_ERR_DECODE;
 	Anosip__V1__Certificate *cert = NULL;
@@ -145,6 +146,8 @@ int circ_sip_response_open(const uint8_t *signed_response, size_t len, const uin
 		plain = NULL;
 	}
 	snprintf(callee, CIRC_NICKNAME_MAX + 1, "%s", cert->nickname);
+	if (callee_public)
+		memcpy(callee_public, cert->nickname_public.data, 32);
 	rc = 0;
 fail:
 	free(plain);

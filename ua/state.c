@@ -23,15 +23,24 @@ static const struct db_migration steps[] = {
      " tcp INTEGER NOT NULL CHECK (tcp IN (0, 1)),"
      " source TEXT NOT NULL,"
      " expires_unix INTEGER NOT NULL)"},
+    /* 1 -> 2: the nickname keys of the peers we have talked to (trust on
+     * first use: a lighthouse cannot later swap in a key of its own). */
+    {"CREATE TABLE peer_keys ("
+     " nickname TEXT PRIMARY KEY NOT NULL,"
+     " sign_public BLOB NOT NULL CHECK (length(sign_public) = 32),"
+     " first_seen_unix INTEGER NOT NULL)"},
 };
 
-enum { ST_SET, ST_GET, ST_CLEAR, ST_COUNT };
+enum { ST_SET, ST_GET, ST_CLEAR, ST_KEY_GET, ST_KEY_ADD, ST_COUNT };
 
 static const char *const sql[ST_COUNT] = {
     [ST_SET] = "INSERT OR REPLACE INTO registration (id, contact, tcp, source, expires_unix)"
 	       " VALUES (1, ?1, ?2, ?3, ?4)",
     [ST_GET] = "SELECT contact, tcp, source, expires_unix FROM registration WHERE id = 1",
     [ST_CLEAR] = "DELETE FROM registration",
+    [ST_KEY_GET] = "SELECT sign_public FROM peer_keys WHERE nickname = ?1",
+    [ST_KEY_ADD] = "INSERT INTO peer_keys (nickname, sign_public, first_seen_unix)"
+		   " VALUES (?1, ?2, ?3)",
 };
 
 struct ua_state {
@@ -165,5 +174,35 @@ int ua_state_contact_clear(struct ua_state *s)
 	if (!s)
 		return -EINVAL;
 	int rc = db_change(s->st[ST_CLEAR], 0);
+	return rc < 0 ? rc : 0;
+}
+
+int ua_state_peer_key(struct ua_state *s, const char *nickname, const uint8_t key[32],
+		      uint64_t now_unix)
+{
+	if (!s || !util_nickname_valid(nickname) || !key)
+		return -EINVAL;
+	sqlite3_stmt *st = s->st[ST_KEY_GET];
+	int rc = db_bind_text(st, 1, nickname);
+	if (rc == 0)
+		rc = db_step_row(st);
+	if (rc == 1) {
+		const void *known = sqlite3_column_blob(st, 0);
+		rc = known && sqlite3_column_bytes(st, 0) == 32 && memcmp(known, key, 32) == 0
+			 ? 0
+			 : -EKEYREJECTED;
+		db_finish(st);
+		return rc;
+	}
+	db_finish(st);
+	if (rc < 0)
+		return rc;
+	st = s->st[ST_KEY_ADD];
+	rc = db_bind_text(st, 1, nickname);
+	if (rc == 0)
+		rc = sqlite3_bind_blob(st, 2, key, 32, SQLITE_STATIC) == SQLITE_OK ? 0 : -ENOMEM;
+	if (rc == 0)
+		rc = db_bind_time(st, 3, now_unix);
+	rc = db_change(st, rc);
 	return rc < 0 ? rc : 0;
 }

@@ -126,5 +126,10 @@ int ua_state_contact_set(struct ua_state *s, const char *contact, int tcp, const
 int ua_state_contact_get(struct ua_state *s, uint64_t now_unix, char *contact, size_t contact_len,
 			 int *tcp, char *source, size_t source_len, uint64_t *expires_unix);
 int ua_state_contact_clear(struct ua_state *s);
+/* Trust on first use of a peer's nickname key: 0 when nickname is new (key
+ * now remembered) or known with this key, -EKEYREJECTED when it is known
+ * with another key, else a negative errno. */
+int ua_state_peer_key(struct ua_state *s, const char *nickname, const uint8_t key[32],
+		      uint64_t now_unix);
 
 #endif

@@ -1533,8 +1533,11 @@ static int open_response(struct fixture *f, const uint8_t *r, size_t len, const 
 			 const struct keys_pair *caller, char **contact)
 {
 	char callee[CIRC_NICKNAME_MAX + 1] = "";
+	uint8_t callee_public[32];
 	int rc = circ_sip_response_open(r, len, (const uint8_t *)message, strlen(message), caller,
-					key_of, f, NOW + DAY, callee, contact);
+					key_of, f, NOW + DAY, callee, callee_public, contact);
+	if (rc == 0)
+		assert_memory_equal(callee_public, f->nick.pub.sign, 32);
 	if (rc == 0)
 		assert_string_equal(callee, NICK);
 	else

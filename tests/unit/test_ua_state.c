@@ -194,6 +194,25 @@ static void test_refuses_tampered_row(void **state)
 	assert_int_equal(ua_state_contact_get(f->s, 1, NULL, 0, NULL, NULL, 0, NULL), -EINVAL);
 }
 
+static void test_peer_keys_first_use(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t key[32], other[32];
+	memset(key, 7, sizeof(key));
+	memset(other, 8, sizeof(other));
+	assert_int_equal(ua_state_peer_key(f->s, "father", key, 100), 0); /* first seen */
+	assert_int_equal(ua_state_peer_key(f->s, "father", key, 200), 0); /* the same */
+	assert_int_equal(ua_state_peer_key(f->s, "father", other, 300), -EKEYREJECTED);
+	assert_int_equal(ua_state_peer_key(f->s, "mother", other, 300), 0); /* another peer */
+	assert_int_equal(ua_state_peer_key(f->s, "NOT A NICK", key, 300), -EINVAL);
+	/* Kept across a reopen. */
+	char err[256];
+	ua_state_close(f->s);
+	assert_int_equal(ua_state_open(f->path, &f->s, err, sizeof(err)), 0);
+	assert_int_equal(ua_state_peer_key(f->s, "father", other, 400), -EKEYREJECTED);
+	assert_int_equal(ua_state_peer_key(f->s, "father", key, 400), 0);
+}
+
 static void test_refuses_other_files(void **state)
 {
 	struct fixture *f = *state;
@@ -223,6 +242,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_refuses_bad_values, setup, teardown),
     cmocka_unit_test_setup_teardown(test_refuses_tampered_row, setup, teardown),
     cmocka_unit_test_setup_teardown(test_refuses_other_files, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_peer_keys_first_use, setup, teardown),
 };
 
 int test_ua_state_suite(void)

@@ -12,9 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int directory_node(struct lh *lh)
+/* The directory the ua sealed its query to (it names it), else the first. */
+static int directory_node(struct lh *lh, const char *named)
 {
 	const struct topo *t = node_topo(lh->node);
+	if (named && named[0]) {
+		int i = topo_find(t, named);
+		return i >= 0 && (t->nodes[i].roles & TOPO_ROLE_IDDIR) ? i : -1;
+	}
 	for (int i = 0; i < t->n; i++)
 		if (t->nodes[i].roles & TOPO_ROLE_IDDIR)
 			return i;
@@ -37,12 +42,16 @@ static void answer_down(struct lh *lh, struct lh_circuit *c, uint64_t request_id
 
 void lh_iddir_on_query(struct lh *lh, struct lh_circuit *c, const Anosip__V1__IdDirEnvelope *q)
 {
-	int dest = directory_node(lh);
+	int dest = directory_node(lh, q->directory);
 	if (dest < 0) {
 		answer_down(lh, c, q->request_id, NULL, 0, "no ID Directory in this network");
 		return;
 	}
-	if (lh->n_iddir_waits >= LH_IDDIR_MAX_WAITS) {
+	unsigned mine = 0;
+	for (struct lh_iddir_wait *w = lh->iddir_waits; w; w = w->next)
+		mine += w->circuit == c->handle;
+	/* One circuit cannot take every slot from the others. */
+	if (lh->n_iddir_waits >= LH_IDDIR_MAX_WAITS || mine >= LH_IDDIR_MAX_PER_CIRCUIT) {
 		answer_down(lh, c, q->request_id, NULL, 0, "busy, try again");
 		return;
 	}

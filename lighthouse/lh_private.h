@@ -30,6 +30,7 @@ struct lh_circuit {
 	struct circ_keys keys;
 	uint8_t *certificate; /* the nickname's SignedCertificate, sent with its calls */
 	size_t certificate_len;
+	unsigned sip_pending; /* SIP transactions it started, still open */
 	struct lh_circuit *next;
 	struct lh_circuit *next_same_bucket_by_nickname;
 };
@@ -88,6 +89,7 @@ struct lh_sip_wait {
  * the lookup service. */
 #define LH_SIP_MAX_TX 65536
 #define LH_SIP_MAX_WAITS 4096
+#define LH_SIP_MAX_TX_PER_CIRCUIT 64
 /* A transaction with no final answer after this is forgotten (64*T1). */
 #define LH_SIP_TX_TIMEOUT_MS 32000
 /* Failed digest checks per nickname within the store's window
@@ -106,6 +108,7 @@ struct lh_iddir_wait {
 };
 #define LH_IDDIR_TIMEOUT_MS 8000
 #define LH_IDDIR_MAX_WAITS 4096
+#define LH_IDDIR_MAX_PER_CIRCUIT 8
 
 struct lh {
 	struct node *node;

@@ -139,14 +139,27 @@ void lh_sip_reply(struct lh *lh, const struct lh_sip_origin *o, const osip_messa
 
 /* --- transactions --- */
 
+/* Frees an unlinked transaction and gives its caller's circuit the slot back. */
+static void tx_drop(struct lh *lh, struct lh_sip_tx *t)
+{
+	struct lh_circuit *c = t && t->caller ? lh_circuit_find(lh, t->caller) : NULL;
+	if (c && c->sip_pending)
+		c->sip_pending--;
+	free(t);
+}
+
 static struct lh_sip_tx *tx_add(struct lh *lh, const struct lh_sip_origin *o)
 {
-	if (lh->n_sip_tx >= LH_SIP_MAX_TX)
+	struct lh_circuit *c = o->caller ? lh_circuit_find(lh, o->caller) : NULL;
+	/* One circuit cannot fill the table for everyone. */
+	if (lh->n_sip_tx >= LH_SIP_MAX_TX || (c && c->sip_pending >= LH_SIP_MAX_TX_PER_CIRCUIT))
 		return NULL;
 	struct lh_sip_tx *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	lh->n_sip_tx++;
+	if (c)
+		c->sip_pending++;
 	do
 		randombytes_buf(&t->token, sizeof(t->token));
 	while (!t->token);
@@ -187,7 +200,7 @@ void lh_sip_expire(struct lh *lh, uint64_t now_ms)
 				continue;
 			}
 			*pp = t->next;
-			free(t);
+			tx_drop(lh, t);
 			lh->n_sip_tx--;
 		}
 	/* The lookup service did not answer: the caller hears 504 from its
@@ -247,8 +260,10 @@ static void forward(struct lh *lh, const struct lh_sip_origin *o, const osip_mes
 	}
 	t->callee_lighthouse = dest;
 	if (send_sip_routed(lh, dest, t->token, 0, text, len, caller_cert, caller_cert_len, NULL,
-			    0) < 0)
+			    0) < 0) {
+		tx_drop(lh, tx_find(lh, t->token, 1));
 		lh_sip_reply(lh, o, req, 503, NULL);
+	}
 }
 
 /* Routes a caller's INVITE by where the callee is homed. */
@@ -349,7 +364,7 @@ static void on_response(struct lh *lh, uint64_t token, router_circuit from_circu
 	    .caller = t->caller, .source = t->source, .transaction = t->origin_tx};
 	send_response_to(lh, &o, text, len, signed_response, signed_len);
 	if (status >= 200)
-		free(tx_find(lh, token, 1));
+		tx_drop(lh, tx_find(lh, token, 1));
 }
 
 /* At log level debug, the SIP text as the lighthouse got it, on one line:

@@ -68,6 +68,7 @@ int ua_iddir_query(struct ua *ua, Anosip__V1__IdDirQuery *q, ua_iddir_fn fn, voi
 	e.sealed.data = sealed;
 	e.sealed.len = sealed_len;
 	e.error = "";
+	e.directory = (char *)t->nodes[dir].id;
 	m.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_IDDIR_QUERY;
 	m.iddir_query = &e;
 	rc = ua_circuit_send(ua, &m);
@@ -91,7 +92,13 @@ void ua_iddir_on_answer(struct ua *ua, const Anosip__V1__IdDirEnvelope *e)
 		Anosip__V1__IdDirResult *res = NULL;
 		const struct topo *t = node_topo(ua->node);
 		if (e->error && e->error[0]) {
-			r->fn(r->ctx, NULL, e->error);
+			/* Unsigned, from the lighthouse: shown only as printable text. */
+			char clean[128];
+			size_t n = 0;
+			for (const char *p = e->error; *p && n + 1 < sizeof(clean); p++)
+				clean[n++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+			clean[n] = 0;
+			r->fn(r->ctx, NULL, clean);
 		} else if (circ_iddir_result_open(&ua->keys, t->nodes[r->directory].keys.sign,
 						  e->sealed.data, e->sealed.len, r->query_hash,
 						  &res) < 0) {
@@ -129,7 +136,8 @@ static void ctl_answer(void *ctx, const Anosip__V1__IdDirResult *r, const char *
 	if (error || !r) {
 		node_ctl_printf(req, "error: %s\n", error ? error : "no answer");
 	} else if (r->real_id && r->real_id[0]) {
-		node_ctl_printf(req, "ok %s is \"%s\"\n", r->nickname, r->real_id);
+		node_ctl_printf(req, "ok %s is \"%s\" (%s)\n", r->nickname, r->real_id,
+				r->verified ? "entered by the operator" : "published by its owner");
 	} else {
 		for (size_t i = 0; i < r->n_log; i++)
 			node_ctl_printf(req, "read by %s at %llu %s\n", r->log[i]->reader,

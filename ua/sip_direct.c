@@ -122,14 +122,38 @@ static int has_to_tag(const osip_message_t *m)
 	return m->to && osip_to_get_tag(m->to, &tag) == 0 && tag && tag->gvalue;
 }
 
-static void pop_our_route(struct ua_sip *s, osip_message_t *m)
+/* The dialog mark in our Record-Route: a keyed hash of the Call-ID, so
+ * only requests in a dialog that crossed us come in on the direct address
+ * (a To tag alone proves nothing). out >= 33 bytes. */
+static void dialog_mark(const struct ua_sip *s, const osip_message_t *m, char *out)
+{
+	uint8_t h[16];
+	const char *number = m->call_id && m->call_id->number ? m->call_id->number : "";
+	const char *host = m->call_id && m->call_id->host ? m->call_id->host : "";
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, s->hash_key, sizeof(s->hash_key), sizeof(h));
+	crypto_generichash_update(&st, (const uint8_t *)number, strlen(number) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)host, strlen(host) + 1);
+	crypto_generichash_final(&st, h, sizeof(h));
+	util_hex_encode(h, sizeof(h), out);
+}
+
+/* Pops our Route; 1 when it carried this dialog's mark. */
+static int pop_our_route(struct ua_sip *s, osip_message_t *m)
 {
 	osip_route_t *r = NULL;
+	int marked = 0;
 	if (osip_message_get_route(m, 0, &r) >= 0 && r && r->url &&
 	    ua_sip_is_us(s, r->url->host, r->url->port)) {
+		osip_uri_param_t *d = NULL;
+		char want[33];
+		dialog_mark(s, m, want);
+		marked = osip_uri_uparam_get_byname(r->url, "d", &d) == 0 && d && d->gvalue &&
+			 strlen(d->gvalue) == 32 && sodium_memcmp(d->gvalue, want, 32) == 0;
 		osip_list_remove(&m->routes, 0);
 		osip_route_free(r);
 	}
+	return marked;
 }
 
 /* Decrements Max-Forwards: -1 when it was already 0. */
@@ -150,6 +174,22 @@ static int max_forwards(osip_message_t *m)
 	return 0;
 }
 
+/* A keyed hash of the Via a response will go to next: our Via carries it
+ * (m=), so a response sent to us with made-up Vias below ours is not
+ * passed on — we are not a relay to wherever its sender likes. */
+static int via_mark(const struct ua_sip *s, const osip_via_t *via, char *out)
+{
+	char *text = NULL;
+	if (!via || osip_via_to_str(via, &text) != 0 || !text)
+		return -EINVAL;
+	uint8_t h[16];
+	crypto_generichash(h, sizeof(h), (const uint8_t *)text, strlen(text), s->hash_key,
+			   sizeof(s->hash_key));
+	osip_free(text);
+	util_hex_encode(h, sizeof(h), out);
+	return 0;
+}
+
 static int add_via(struct ua_sip *s, osip_message_t *m, enum ua_sock sock)
 {
 	char branch_hex[33], line[256];
@@ -160,8 +200,12 @@ static int add_via(struct ua_sip *s, osip_message_t *m, enum ua_sock sock)
 	crypto_generichash(h, sizeof(h), (const uint8_t *)(in ? in : ""), in ? strlen(in) : 0,
 			   s->hash_key, sizeof(s->hash_key));
 	util_hex_encode(h, sizeof(h), branch_hex);
-	snprintf(line, sizeof(line), "SIP/2.0/UDP %s;branch=z9hG4bK%s;rport",
-		 sock == UA_SOCK_LISTEN ? s->listen_addr : s->direct_addr, branch_hex);
+	char mark[33];
+	osip_via_t *below = NULL;
+	if (osip_message_get_via(m, 0, &below) < 0 || via_mark(s, below, mark) < 0)
+		return -EINVAL;
+	snprintf(line, sizeof(line), "SIP/2.0/UDP %s;branch=z9hG4bK%s;rport;m=%s",
+		 sock == UA_SOCK_LISTEN ? s->listen_addr : s->direct_addr, branch_hex, mark);
 	osip_via_t *via = NULL;
 	if (osip_via_init(&via) != 0 || osip_via_parse(via, line) != 0) {
 		osip_via_free(via);
@@ -173,9 +217,11 @@ static int add_via(struct ua_sip *s, osip_message_t *m, enum ua_sock sock)
 
 static int add_record_route(struct ua_sip *s, osip_message_t *m)
 {
-	char line[128];
+	char line[160];
 	osip_record_route_t *rr = NULL;
-	snprintf(line, sizeof(line), "<sip:%s;lr>", s->direct_addr);
+	char mark[33];
+	dialog_mark(s, m, mark);
+	snprintf(line, sizeof(line), "<sip:%s;lr;d=%s>", s->direct_addr, mark);
 	if (osip_record_route_init(&rr) != 0 || osip_record_route_parse(rr, line) != 0) {
 		osip_record_route_free(rr);
 		return -EINVAL;
@@ -211,7 +257,12 @@ void ua_sip_direct_request(struct ua_sip *s, const struct ua_peer *from, osip_me
 		ua_sip_reply(s, from, m, 200, allow);
 		goto out;
 	}
-	pop_our_route(s, m);
+	int marked = pop_our_route(s, m);
+	if (incoming && in_dialog && !marked) {
+		/* Not in a dialog that crossed us. */
+		refuse(s, from, m, 403);
+		goto out;
+	}
 	if (incoming && !in_dialog) {
 		/* A new call: only with a token from one of our 302s. */
 		if (!m->req_uri || !ua_sip_is_us(s, m->req_uri->host, m->req_uri->port) ||
@@ -276,10 +327,17 @@ void ua_sip_direct_response(struct ua_sip *s, const struct ua_peer *from, osip_m
 		s->direct_refused++;
 		goto out;
 	}
+	char want[33] = "";
+	osip_generic_param_t *mark = NULL;
+	if (osip_via_param_get_byname(via, "m", &mark) == 0 && mark && mark->gvalue &&
+	    strlen(mark->gvalue) == 32)
+		memcpy(want, mark->gvalue, 33);
 	osip_list_remove(&m->vias, 0);
 	osip_via_free(via);
 	via = NULL;
-	if (osip_message_get_via(m, 0, &via) < 0 || !via || !via_get_host(via)) {
+	char got[33];
+	if (osip_message_get_via(m, 0, &via) < 0 || !via || !via_get_host(via) ||
+	    via_mark(s, via, got) < 0 || !want[0] || sodium_memcmp(got, want, 32) != 0) {
 		s->direct_refused++;
 		goto out;
 	}
@@ -292,7 +350,11 @@ void ua_sip_direct_response(struct ua_sip *s, const struct ua_peer *from, osip_m
 			   : via_get_port(via)			    ? via_get_port(via)
 								    : "5060";
 	snprintf(addr, sizeof(addr), strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
-	if (util_parse_address(addr, &to.addr) < 0 || sip_to_string(m, &text, &len) < 0) {
+	if (util_parse_address(addr, &to.addr) < 0) {
+		s->direct_refused++;
+		goto out;
+	}
+	if (sip_to_string(m, &text, &len) < 0) {
 		s->direct_refused++;
 		goto out;
 	}

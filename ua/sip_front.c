@@ -144,7 +144,11 @@ int ua_sip_start(struct ua *ua, struct ua_sip **out)
 		return -ENOMEM;
 	s->ua = ua;
 	sip_init();
-	randombytes_buf(s->hash_key, sizeof(s->hash_key));
+	/* From the nickname key, so it survives a restart: the marks our
+	 * Record-Routes and Vias carry in a call must still check after one. */
+	crypto_generichash(s->hash_key, sizeof(s->hash_key), ua->keys.sign_secret,
+			   sizeof(ua->keys.sign_secret), (const uint8_t *)"anosip-ua-sip-marks-v1",
+			   22);
 	int rc;
 	if (cfg->password_path[0] && (rc = load_password(s, cfg->password_path)) < 0)
 		goto fail;

@@ -85,6 +85,12 @@ void ua_sip_from_softphone(struct ua_sip *s, const struct ua_peer *from, osip_me
 void ua_sip_tx_expire(struct ua_sip *s, uint64_t now_ms);
 void ua_sip_tx_free_all(struct ua_sip *s);
 
+/* A lighthouse's certificate key from the directory (a circ_lighthouse_key_fn;
+ * ctx is the topo). */
+int ua_sip_lighthouse_key(void *ctx, const char *id, uint8_t sign_public[32]);
+
+/* sip_callee.c: an INVITE for our nickname, down the circuit. */
+void ua_sip_incoming_call(struct ua_sip *s, const Anosip__V1__SipMessage *sm, osip_message_t *m);
 /* Answers an accepted caller's INVITE: 302 to our direct address with a
  * token, sealed to caller_public and signed. */
 void ua_sip_redirect(struct ua_sip *s, uint64_t transaction, const osip_message_t *invite,

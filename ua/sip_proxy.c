@@ -311,7 +311,7 @@ void ua_sip_from_softphone(struct ua_sip *s, const struct ua_peer *from, osip_me
 
 /* --- circuit -> softphone: answers to our requests --- */
 
-static int lighthouse_key(void *ctx, const char *id, uint8_t sign_public[32])
+int ua_sip_lighthouse_key(void *ctx, const char *id, uint8_t sign_public[32])
 {
 	const struct topo *t = ctx;
 	int i = topo_find(t, id);
@@ -349,6 +349,26 @@ static void registered(struct ua_sip *s, struct ua_sip_tx *t, const osip_message
 	osip_free(uri);
 }
 
+/* What a lighthouse itself may answer to an INVITE (unsigned). */
+static int lighthouse_status(int status)
+{
+	static const int ok[] = {400, 403, 404, 405, 408, 480, 500, 503, 504, 513};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (status == ok[i])
+			return 1;
+	return 0;
+}
+
+/* A redirect's contact as our peers make it: sip:TOKEN@IP:PORT. */
+static int contact_ok(const char *contact)
+{
+	struct sockaddr_storage ss;
+	if (strncmp(contact, "sip:", 4) != 0 || strlen(contact) < 4 + 32 + 1 ||
+	    strspn(contact + 4, "0123456789abcdef") != 32 || contact[36] != '@')
+		return 0;
+	return util_parse_address(contact + 37, &ss) == 0;
+}
+
 static void answer_for_softphone(struct ua_sip *s, const Anosip__V1__SipMessage *sm)
 {
 	struct ua_sip_tx *t = tx_by_id(s, sm->transaction);
@@ -365,13 +385,34 @@ static void answer_for_softphone(struct ua_sip *s, const Anosip__V1__SipMessage 
 	int status = sip_status(answer);
 	if (status < 200)
 		goto out;
+	/* The answer must be to our request (its Via is the one we sent),
+	 * not an old one replayed into this transaction. */
+	char branch[64];
+	snprintf(branch, sizeof(branch), "z9hG4bK%016llx", (unsigned long long)t->id);
+	if (!sip_branch(answer) || strcmp(sip_branch(answer), branch) != 0) {
+		s->forged++;
+		node_count_drop(s->ua->node, NODE_DROP_REPLAY);
+		goto out;
+	}
 	char *contact = NULL;
 	if (sm->signed_response.len) {
 		char callee[CIRC_NICKNAME_MAX + 1];
-		int rc = circ_sip_response_open(sm->signed_response.data, sm->signed_response.len,
-						sm->message.data, sm->message.len, &s->ua->keys,
-						lighthouse_key, (void *)node_topo(s->ua->node),
-						util_wall_ms() / 1000, callee, &contact);
+		uint8_t callee_public[32];
+		int rc =
+		    circ_sip_response_open(sm->signed_response.data, sm->signed_response.len,
+					   sm->message.data, sm->message.len, &s->ua->keys,
+					   ua_sip_lighthouse_key, (void *)node_topo(s->ua->node),
+					   util_wall_ms() / 1000, callee, callee_public, &contact);
+		/* The callee's key as first seen: a lighthouse minting a
+		 * certificate for the callee with a key of its own is caught
+		 * here (trust on first use). */
+		if (rc == 0 && strcmp(callee, t->callee) == 0 &&
+		    ua_state_peer_key(s->state, callee, callee_public, util_wall_ms() / 1000) ==
+			-EKEYREJECTED) {
+			log_warn("sip: %s answered with a key other than the one it had before",
+				 callee);
+			rc = -EKEYREJECTED;
+		}
 		if (rc < 0 || strcmp(callee, t->callee) != 0) {
 			log_warn("sip: an answer signed for another nickname, or forged: dropped");
 			s->forged++;
@@ -379,16 +420,25 @@ static void answer_for_softphone(struct ua_sip *s, const Anosip__V1__SipMessage 
 			tx_finish_status(s, t, 502, NULL);
 			goto out;
 		}
-	} else if (status >= 300 && status < 400) {
-		/* Only the callee may say where it is. */
-		log_warn("sip: an unsigned redirect: dropped");
+	} else if (strcmp(t->method, "INVITE") == 0 && !lighthouse_status(status)) {
+		/* Only the callee may say where it is, or that it answers: the
+		 * lighthouses only ever refuse. */
+		log_warn("sip: an unsigned %d to an INVITE: dropped", status);
 		s->forged++;
 		tx_finish_status(s, t, 502, NULL);
 		goto out;
 	}
-	if (sip_response_make(t->request, status, osip_message_get_reason_phrase(answer), &resp) <
-	    0) {
+	if (contact && !contact_ok(contact)) {
+		log_warn("sip: a redirect to something that is not a direct contact: dropped");
+		s->forged++;
 		free(contact);
+		tx_finish_status(s, t, 502, NULL);
+		goto out;
+	}
+	/* The standard reason phrase: the far end's words are not passed on. */
+	if (sip_response_make(t->request, status, NULL, &resp) < 0) {
+		free(contact);
+		tx_finish_status(s, t, 502, NULL);
 		goto out;
 	}
 	osip_www_authenticate_t *wa = NULL;
@@ -424,102 +474,6 @@ out:
 		osip_message_free(answer);
 }
 
-/* --- circuit -> us: a call for our nickname --- */
-
-static void answer_up(struct ua_sip *s, uint64_t transaction, const osip_message_t *invite,
-		      int status, const uint8_t *caller_public, const char *contact)
-{
-	osip_message_t *resp = NULL;
-	char *text = NULL;
-	uint8_t *signed_response = NULL;
-	size_t len, signed_len = 0;
-	if (!s->ua->certificate || sip_response_make(invite, status, NULL, &resp) < 0)
-		return;
-	if (sip_to_string(resp, &text, &len) < 0 ||
-	    circ_sip_response_sign(&s->ua->keys, s->ua->certificate, s->ua->certificate_len,
-				   caller_public, (const uint8_t *)text, len, contact,
-				   &signed_response, &signed_len) < 0)
-		goto out;
-	Anosip__V1__SipMessage sm = ANOSIP__V1__SIP_MESSAGE__INIT;
-	Anosip__V1__CircuitMessage cm = ANOSIP__V1__CIRCUIT_MESSAGE__INIT;
-	sm.message.data = (uint8_t *)text;
-	sm.message.len = len;
-	sm.transaction = transaction;
-	sm.signed_response.data = signed_response;
-	sm.signed_response.len = signed_len;
-	cm.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_SIP;
-	cm.sip = &sm;
-	ua_circuit_send(s->ua, &cm);
-out:
-	free(text);
-	free(signed_response);
-	osip_message_free(resp);
-}
-
-static int is_contact(const struct ua_config *cfg, const char *nickname)
-{
-	for (int i = 0; i < cfg->n_contacts; i++)
-		if (strcmp(cfg->contacts[i], nickname) == 0)
-			return 1;
-	return 0;
-}
-
-void ua_sip_redirect(struct ua_sip *s, uint64_t transaction, const osip_message_t *invite,
-		     const char *caller, const uint8_t caller_public[32])
-{
-	char token[33], contact[CIRC_CONTACT_MAX];
-	if (ua_sip_token_new(s, caller, token) < 0) {
-		ua_sip_decline(s, transaction, invite, caller, "no token left");
-		return;
-	}
-	snprintf(contact, sizeof(contact), "sip:%s@%s", token, s->direct_addr);
-	log_info("call from %s: redirected to our direct address", caller);
-	s->redirects++;
-	answer_up(s, transaction, invite, 302, caller_public, contact);
-}
-
-void ua_sip_decline(struct ua_sip *s, uint64_t transaction, const osip_message_t *invite,
-		    const char *caller, const char *why)
-{
-	log_info("call from %s declined: %s", caller, why);
-	s->declines++;
-	answer_up(s, transaction, invite, 603, NULL, NULL);
-}
-
-static void incoming_call(struct ua_sip *s, const Anosip__V1__SipMessage *sm, osip_message_t *m)
-{
-	Anosip__V1__Certificate *cert = NULL;
-	char from[SIP_NICKNAME_MAX + 1], contact[CIRC_CONTACT_MAX];
-	uint64_t now = util_wall_ms() / 1000;
-	if (strcmp(sip_method(m), "INVITE") != 0) {
-		node_count_drop(s->ua->node, NODE_DROP_UNKNOWN_MESSAGE);
-		return;
-	}
-	/* The caller is who its lighthouse's certificate says, and the From
-	 * must agree with it. */
-	if (circ_certificate_verify_any(sm->caller_certificate.data, sm->caller_certificate.len,
-					lighthouse_key, (void *)node_topo(s->ua->node), now,
-					&cert) < 0 ||
-	    !m->from || sip_uri_nickname(osip_from_get_url(m->from), from) < 0 ||
-	    strcmp(from, cert->nickname) != 0) {
-		s->forged++;
-		answer_up(s, sm->transaction, m, 403, NULL, NULL);
-		goto out;
-	}
-	if (ua_state_contact_get(s->state, now, contact, sizeof(contact), NULL, NULL, 0, NULL) <
-	    0) {
-		answer_up(s, sm->transaction, m, 480, NULL, NULL);
-		goto out;
-	}
-	if (is_contact(s->ua->cfg, from))
-		ua_sip_redirect(s, sm->transaction, m, from, cert->nickname_public.data);
-	else
-		ua_sip_stranger(s, sm->transaction, m, from, cert->nickname_public.data);
-out:
-	if (cert)
-		anosip__v1__certificate__free_unpacked(cert, NULL);
-}
-
 void ua_sip_on_message(struct ua_sip *s, const Anosip__V1__SipMessage *sm)
 {
 	s->from_circuit++;
@@ -528,7 +482,7 @@ void ua_sip_on_message(struct ua_sip *s, const Anosip__V1__SipMessage *sm)
 		s->malformed++;
 		node_count_drop(s->ua->node, NODE_DROP_DECODE);
 	} else if (sip_is_request(m)) {
-		incoming_call(s, sm, m);
+		ua_sip_incoming_call(s, sm, m);
 	} else {
 		answer_for_softphone(s, sm);
 	}

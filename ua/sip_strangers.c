@@ -24,6 +24,7 @@ struct ua_sip_stranger_call {
 	char caller[SIP_NICKNAME_MAX + 1];
 	uint8_t caller_public[32];
 	char real_id[CIRC_IDDIR_REAL_ID_MAX + 1];
+	int verified; /* entered by the directory's operator, not by the caller */
 	uv_process_t proc;
 	uv_timer_t timer;
 	int handles; /* libuv handles still open */
@@ -92,11 +93,13 @@ static void ask(struct ua_sip_stranger_call *c)
 {
 	struct ua_sip *s = c->s;
 	uv_loop_t *loop = node_loop(s->ua->node);
-	char caller_env[128], real_env[CIRC_IDDIR_REAL_ID_MAX + 32];
+	char caller_env[128], real_env[CIRC_IDDIR_REAL_ID_MAX + 32], verified_env[64];
 	snprintf(caller_env, sizeof(caller_env), "ANOSIP_CALLER=%s", c->caller);
 	snprintf(real_env, sizeof(real_env), "ANOSIP_CALLER_REAL_ID=%s", c->real_id);
+	snprintf(verified_env, sizeof(verified_env), "ANOSIP_CALLER_REAL_ID_VERIFIED=%s",
+		 c->verified ? "yes" : "no");
 	char *args[] = {(char *)s->ua->cfg->ask_command, NULL};
-	char *env[] = {caller_env, real_env, "PATH=/usr/bin:/bin", NULL};
+	char *env[] = {caller_env, real_env, verified_env, "PATH=/usr/bin:/bin", NULL};
 	uv_stdio_container_t stdio[3] = {
 	    {.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_IGNORE}};
 	uv_process_options_t opt = {.file = args[0],
@@ -141,8 +144,10 @@ static void on_directory(void *ctx, const Anosip__V1__IdDirResult *r, const char
 		decide(c, 0, error);
 		return;
 	}
-	if (r && r->ok && r->real_id)
+	if (r && r->ok && r->real_id) {
 		snprintf(c->real_id, sizeof(c->real_id), "%s", r->real_id);
+		c->verified = r->verified;
+	}
 	if (cfg->strangers == UA_STRANGERS_ASK) {
 		ask(c);
 		return;
@@ -151,8 +156,14 @@ static void on_directory(void *ctx, const Anosip__V1__IdDirResult *r, const char
 		decide(c, 0, "the ID Directory gave no real ID");
 		return;
 	}
-	log_info("the ID Directory says %s is \"%s\"", c->caller, c->real_id);
-	decide(c, allowed(cfg, c->real_id), "that real ID is not allowed");
+	log_info("the ID Directory says %s is \"%s\" (%s)", c->caller, c->real_id,
+		 c->verified ? "checked by its operator" : "as its owner says");
+	/* Anyone may call itself anything: only a real ID the directory's
+	 * operator entered opens the door. */
+	if (!c->verified)
+		decide(c, 0, "its real ID is only what it says itself");
+	else
+		decide(c, allowed(cfg, c->real_id), "that real ID is not allowed");
 }
 
 void ua_sip_stranger(struct ua_sip *s, uint64_t transaction, const osip_message_t *invite,

@@ -380,6 +380,40 @@ def test_transactions():
     assert status_of(reply) == 481, reply
 
 
+@suite.test
+def test_direct_address_is_not_a_relay():
+    """What reaches a ua's direct address from anyone: a response with
+    made-up Vias is not passed on, an in-dialog request without the mark
+    of a dialog that crossed this ua is refused, and so is a new INVITE
+    without a token."""
+    t = testbed()
+    direct = ports["mother"][1]
+    before = t.metrics("ua-mother")["ua_sip_direct_refused"]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as victim:
+        victim.bind(("127.0.0.1", 0))
+        victim.settimeout(1.0)
+        vport = victim.getsockname()[1]
+        forged = (f"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:{direct};branch=z9hG4bKx\r\n"
+                  f"Via: SIP/2.0/UDP 127.0.0.1:{vport};branch=z9hG4bKy\r\n"
+                  f"From: <sip:a@{DOMAIN}>;tag=1\r\nTo: <sip:b@{DOMAIN}>;tag=2\r\n"
+                  "Call-ID: relay@test\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+        sip_raw(direct, forged.encode(), expect_reply=False)
+        try:
+            got = victim.recv(65536)
+        except socket.timeout:
+            got = b""
+        assert got == b"", got
+    bye = request("BYE", uri=f"sip:x@127.0.0.1:{ports['mother'][0]}",
+                  headers=["Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKbye1",
+                           f"From: <sip:father@{DOMAIN}>;tag=1",
+                           f"To: <sip:mother@{DOMAIN}>;tag=2", "Call-ID: nodialog@test",
+                           "CSeq: 2 BYE"])
+    assert status_of(sip_raw(direct, bye)) == 403
+    invite = request("INVITE", uri=f"sip:{'0' * 32}@127.0.0.1:{direct}")
+    assert status_of(sip_raw(direct, invite)) == 403
+    assert t.metrics("ua-mother")["ua_sip_direct_refused"] >= before + 3
+
+
 MALFORMED = [
     # (name, bytes, expected status or None for a silent drop)
     ("not sip", b"hello world\r\n\r\n", None),

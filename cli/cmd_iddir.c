@@ -492,7 +492,10 @@ static int parse_args(const struct command *cmd, int argc, char **argv, struct a
 			a->socket = optarg, given |= G_SOCKET;
 			break;
 		case 't':
-			a->timeout_s = atoi(optarg), given |= G_TIMEOUT;
+			/* At most a day: the milliseconds stay within an int. */
+			a->timeout_s = (int)strtol(optarg, NULL, 10), given |= G_TIMEOUT;
+			if (a->timeout_s > 86400)
+				a->timeout_s = 0;
 			break;
 		case OPT_REAL_ID:
 			a->real_id = optarg, given |= G_REAL_ID;

@@ -18,7 +18,11 @@
 /* (asker, nonce) pairs are remembered two generations of this long: longer
  * than a query is accepted (60 s either side of our clock). */
 #define IDDIR_SEEN_GENERATION_MS (2 * CIRC_IDDIR_MAX_AGE_MS)
-#define IDDIR_SEEN_SLOTS (1u << 16)
+#define IDDIR_SEEN_SLOTS (1u << 20)
+/* Queries a second from one lighthouse (its users together), a second's
+ * worth of burst: one lighthouse's flood cannot fill the replay memory or
+ * the CPU for the others. */
+#define IDDIR_RATE_PER_LIGHTHOUSE 200
 #define IDDIR_LOG_LIMIT 100
 #define IDDIR_REFUSAL "not available"
 
@@ -27,6 +31,11 @@ struct iddir {
 	struct router *router;
 	struct iddir_store *store;
 	struct util_replay seen;
+	struct iddir_bucket {
+		double tokens;
+		uint64_t at_ms;
+	} * buckets; /* per topo index */
+	uint64_t limited;
 	uint64_t reads, granted, refused, published, revoked, logs, bad;
 };
 
@@ -97,6 +106,7 @@ static void execute(struct iddir *d, const Anosip__V1__IdDirQuery *q, Anosip__V1
 			r->ok = 1;
 			r->nickname = q->nickname;
 			r->real_id = real_id;
+			r->verified = iddir_store_by_operator(d->store, q->nickname) == 1;
 			d->granted++;
 		} else {
 			r->error = IDDIR_REFUSAL;
@@ -108,6 +118,11 @@ static void execute(struct iddir *d, const Anosip__V1__IdDirQuery *q, Anosip__V1
 		break;
 	}
 	case ANOSIP__V1__ID_DIR_OP__IDDIR_OP_PUBLISH:
+		/* A real ID the operator checked is not the owner's to change. */
+		if (iddir_store_by_operator(d->store, q->asker) == 1) {
+			r->error = "this tuple was entered by the operator";
+			break;
+		}
 		r->ok =
 		    iddir_store_put(d->store, q->asker, q->real_id, (enum iddir_policy)q->policy,
 				    (const char *const *)q->readers, q->n_readers, now, 0) == 0;
@@ -119,7 +134,8 @@ static void execute(struct iddir *d, const Anosip__V1__IdDirQuery *q, Anosip__V1
 		}
 		break;
 	case ANOSIP__V1__ID_DIR_OP__IDDIR_OP_REVOKE:
-		r->ok = iddir_store_delete(d->store, q->asker) == 0;
+		r->ok = iddir_store_by_operator(d->store, q->asker) == 0 &&
+			iddir_store_delete(d->store, q->asker) == 0;
 		if (r->ok) {
 			d->revoked++;
 			log_info("iddir: %s revoked its tuple", q->asker);
@@ -141,12 +157,31 @@ static void execute(struct iddir *d, const Anosip__V1__IdDirQuery *q, Anosip__V1
 	}
 }
 
+static int allowed_now(struct iddir *d, int source)
+{
+	struct iddir_bucket *b = &d->buckets[source];
+	uint64_t now = util_now_ms();
+	b->tokens += (double)(now - b->at_ms) * IDDIR_RATE_PER_LIGHTHOUSE / 1000.0;
+	b->at_ms = now;
+	if (b->tokens > IDDIR_RATE_PER_LIGHTHOUSE)
+		b->tokens = IDDIR_RATE_PER_LIGHTHOUSE;
+	if (b->tokens < 1)
+		return 0;
+	b->tokens -= 1;
+	return 1;
+}
+
 static void on_query(void *ctx, int source, const uint8_t *payload, size_t len)
 {
 	struct iddir *d = ctx;
 	const struct topo *t = node_topo(d->node);
 	if (source < 0 || !(t->nodes[source].roles & TOPO_ROLE_LIGHTHOUSE)) {
 		node_count_drop(d->node, NODE_DROP_FORBIDDEN);
+		return;
+	}
+	if (!allowed_now(d, source)) {
+		d->limited++;
+		node_count_drop(d->node, NODE_DROP_CIRCUIT_LIMIT);
 		return;
 	}
 	Anosip__V1__IdDirEnvelope *e = anosip__v1__id_dir_envelope__unpack(NULL, len, payload);
@@ -233,8 +268,14 @@ static int iddir_start(struct node *n, void **state)
 		free(d);
 		return -EINVAL;
 	}
-	if (util_replay_init(&d->seen, IDDIR_SEEN_SLOTS, IDDIR_SEEN_GENERATION_MS, util_now_ms()) <
-	    0) {
+	d->buckets = calloc((size_t)t->n, sizeof(*d->buckets));
+	for (int i = 0; d->buckets && i < t->n; i++) {
+		d->buckets[i].tokens = IDDIR_RATE_PER_LIGHTHOUSE;
+		d->buckets[i].at_ms = util_now_ms();
+	}
+	if (!d->buckets || util_replay_init(&d->seen, IDDIR_SEEN_SLOTS, IDDIR_SEEN_GENERATION_MS,
+					    util_now_ms()) < 0) {
+		free(d->buckets);
 		iddir_store_close(d->store);
 		free(d);
 		return -ENOMEM;
@@ -253,6 +294,7 @@ static void iddir_stop(void *state)
 	struct iddir *d = state;
 	iddir_store_close(d->store);
 	util_replay_free(&d->seen);
+	free(d->buckets);
 	free(d);
 }
 
@@ -268,6 +310,7 @@ static void iddir_metrics(void *state, struct node_ctl *req)
 	node_ctl_printf(req, "iddir_revoked %llu\n", (unsigned long long)d->revoked);
 	node_ctl_printf(req, "iddir_logs %llu\n", (unsigned long long)d->logs);
 	node_ctl_printf(req, "iddir_bad_queries %llu\n", (unsigned long long)d->bad);
+	node_ctl_printf(req, "iddir_rate_limited %llu\n", (unsigned long long)d->limited);
 }
 
 const struct node_module iddir_module = {

@@ -62,6 +62,7 @@ enum statement {
 	ST_ALL,
 	ST_LOG_PURGE,
 	ST_COUNTS,
+	ST_BY_OPERATOR,
 	ST_COUNT
 };
 
@@ -93,6 +94,7 @@ static const char *const statement_sql[ST_COUNT] = {
 	       " t.updated_unix, t.by_operator FROM tuples AS t ORDER BY t.nickname",
     [ST_LOG_PURGE] = "DELETE FROM access_log WHERE at_unix < ?1",
     [ST_COUNTS] = "SELECT (SELECT count(*) FROM tuples), (SELECT count(*) FROM access_log)",
+    [ST_BY_OPERATOR] = "SELECT by_operator FROM tuples WHERE nickname = ?1",
 };
 
 struct iddir_store {
@@ -395,6 +397,22 @@ int iddir_store_count(struct iddir_store *s, uint64_t *tuples, uint64_t *log_ent
 			*log_entries = db_column_u64(st, 1);
 		rc = 0;
 	}
+	db_finish(st);
+	return rc;
+}
+
+int iddir_store_by_operator(struct iddir_store *s, const char *nickname)
+{
+	if (!s || !util_nickname_valid(nickname))
+		return -EINVAL;
+	sqlite3_stmt *st = s->stmt[ST_BY_OPERATOR];
+	int rc = db_bind_text(st, 1, nickname);
+	if (rc == 0)
+		rc = db_step_row(st);
+	if (rc == 0)
+		rc = -ENOENT;
+	else if (rc == 1)
+		rc = sqlite3_column_int(st, 0) != 0;
 	db_finish(st);
 	return rc;
 }

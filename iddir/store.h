@@ -42,6 +42,10 @@ int iddir_store_get(struct iddir_store *s, const char *nickname, char *real_id, 
  * the owner always), 0 when not, -ENOENT without the tuple. */
 int iddir_store_may_read(struct iddir_store *s, const char *nickname, const char *reader);
 
+/* 1 when the operator entered nickname's tuple (a checked real ID), 0
+ * when its owner published it, -ENOENT without one. */
+int iddir_store_by_operator(struct iddir_store *s, const char *nickname);
+
 /* Deletes the tuple, its readers and its access log: 0 or -ENOENT. */
 int iddir_store_delete(struct iddir_store *s, const char *nickname);
 

@@ -6,9 +6,12 @@ node-1..3 are lighthouses. Users (each a real ua):
   mother (node-1): SIP front, knows nobody; strangers = iddir, accepts the
     real ID "Alan Smith".
   aunt (node-1): SIP front; strangers = ask: a command accepts "Alan Smith".
-  grandfather (node-2): publishes "Alan Smith", readable by mother and aunt.
-  uncle (node-3): publishes "Eve Evil", readable by anyone.
-  nosy (node-3): publishes nothing, may read nothing of grandfather's.
+  grandfather (node-2): the operator entered "Alan Smith" for him,
+    readable by mother and aunt.
+  uncle (node-3): publishes "Eve Evil" himself, readable by anyone.
+  nosy (node-3): may read nothing of grandfather's; publishes himself as
+    "Alan Smith" (anyone may call itself anything: only what the operator
+    entered opens mother's door).
   hermit (node-2): has no tuple at all.
 The tests build on each other in order."""
 import os
@@ -39,8 +42,8 @@ ports = {}
 
 ASK_SCRIPT = """#!/bin/sh
 # The user's own decision: only Alan Smith gets through.
-echo "$ANOSIP_CALLER $ANOSIP_CALLER_REAL_ID" >> "$(dirname "$0")/asked.log"
-[ "$ANOSIP_CALLER_REAL_ID" = "Alan Smith" ]
+echo "$ANOSIP_CALLER $ANOSIP_CALLER_REAL_ID $ANOSIP_CALLER_REAL_ID_VERIFIED" >> "$(dirname "$0")/asked.log"
+[ "$ANOSIP_CALLER_REAL_ID" = "Alan Smith" ] && [ "$ANOSIP_CALLER_REAL_ID_VERIFIED" = yes ]
 """
 
 
@@ -101,30 +104,37 @@ def directory_db():
 
 
 @suite.test
-def test_owners_publish_their_tuples():
+def test_operator_enters_and_owners_publish_tuples():
     t = testbed()
-    out = ctl("grandfather", "iddir", "publish", "list", "mother,aunt", "Alan", "Smith")
-    assert out.strip().endswith("ok"), out
+    p = run([anosip_bin(), "iddir", "add", "grandfather", "--real-id", "Alan Smith", "--policy",
+             "list", "--readers", "mother aunt", "-c", t.path("node-0.conf")], timeout=30,
+            check=False)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    # What the operator checked is not the owner's to change.
+    out = ctl("grandfather", "iddir", "publish", "anyone", "-", "Someone", "Else")
+    assert out.startswith("error: ") and "operator" in out, out
     # Through the command users run (it talks to their ua).
     p = run([anosip_bin(), "iddir", "publish", "-s", t.sock("ua-uncle"), "--real-id",
              "Eve Evil", "--policy", "anyone"], timeout=30, check=False)
     assert p.returncode == 0, (p.stdout, p.stderr)
+    out = ctl("nosy", "iddir", "publish", "anyone", "-", "Alan", "Smith")
+    assert out.strip().endswith("ok"), out
     with directory_db() as db:
         rows = dict(db.execute("SELECT nickname, real_id FROM tuples").fetchall())
-    assert rows == {"grandfather": "Alan Smith", "uncle": "Eve Evil"}, rows
+    assert rows == {"grandfather": "Alan Smith", "uncle": "Eve Evil", "nosy": "Alan Smith"}, rows
 
 
 @suite.test
 def test_reads_follow_the_policy_and_refusals_look_alike():
     out = ctl("mother", "iddir", "read", "grandfather")
-    assert 'ok grandfather is "Alan Smith"' in out, out
+    assert 'ok grandfather is "Alan Smith" (entered by the operator)' in out, out
     # nosy is not on grandfather's list; hermit has no tuple: the same words.
     refused = ctl("nosy", "iddir", "read", "grandfather")
     missing = ctl("nosy", "iddir", "read", "hermit")
     assert refused.startswith("error: ") and refused == missing.replace("hermit", "grandfather"), \
         (refused, missing)
     out = ctl("nosy", "iddir", "read", "uncle")
-    assert 'ok uncle is "Eve Evil"' in out, out
+    assert 'ok uncle is "Eve Evil" (published by its owner)' in out, out
 
 
 @suite.test
@@ -145,6 +155,10 @@ def test_stranger_declined_when_the_real_id_is_not_allowed():
     # No tuple at all: declined the same way.
     r = call("hermit", "mother", 603)
     assert r.ok, r.describe()
+    # nosy says he is Alan Smith, but only he says so.
+    r = call("nosy", "mother", 603)
+    assert r.ok, r.describe()
+    assert "its real ID is only what it says itself" in testbed().log("ua-mother")
 
 
 @suite.test
@@ -157,7 +171,7 @@ def test_ask_command_decides():
     assert r.ok, r.describe()
     with open(t.path("asked.log")) as f:
         asked = f.read().splitlines()
-    assert asked == ["grandfather Alan Smith", "uncle Eve Evil"], asked
+    assert asked == ["grandfather Alan Smith yes", "uncle Eve Evil no"], asked
 
 
 @suite.test
@@ -166,9 +180,10 @@ def test_owner_reads_the_access_log():
     reads = re.findall(r"^read by (\S+) at \d+ (granted|refused)$", out, re.M)
     assert ("mother", "granted") in reads and ("nosy", "refused") in reads, out
     assert ("aunt", "granted") in reads, out
-    # Only the owner sees it: another nickname asking gets its own (empty) log.
+    # Only the owner sees it: another nickname asking gets its own log
+    # (mother read nosy's tuple when he called her; nothing of grandfather's).
     out = ctl("nosy", "iddir", "log")
-    assert "grandfather" not in out and "read by" not in out, out
+    assert re.findall(r"^read by (\S+) at \d+ (\w+)$", out, re.M) == [("mother", "granted")], out
 
 
 @suite.test

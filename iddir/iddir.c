@@ -91,12 +91,22 @@ static int collect_log(void *ctx, const char *reader, uint64_t at_unix, int gran
 
 /* Carries out one checked query; fills r (strings point into buffers the
  * caller keeps for as long as r is used). */
-static void execute(struct iddir *d, const Anosip__V1__IdDirQuery *q, Anosip__V1__IdDirResult *r,
-		    char *real_id, size_t real_id_len, struct log_collect *log)
+static void execute(struct iddir *d, const Anosip__V1__IdDirQuery *q, const uint8_t owner[32],
+		    Anosip__V1__IdDirResult *r, char *real_id, size_t real_id_len,
+		    struct log_collect *log)
 {
 	uint64_t now = util_wall_ms() / 1000;
 	enum iddir_policy policy;
 	r->error = "";
+	/* For its own tuple a nickname speaks with the key it first used: a
+	 * certificate some other lighthouse minted for it does not do. */
+	if (q->op != ANOSIP__V1__ID_DIR_OP__IDDIR_OP_READ &&
+	    iddir_store_owner_key(d->store, q->asker, owner) == -EKEYREJECTED) {
+		log_warn("iddir: a query as %s with a key other than its own", q->asker);
+		d->bad++;
+		r->error = IDDIR_REFUSAL;
+		return;
+	}
 	switch (q->op) {
 	case ANOSIP__V1__ID_DIR_OP__IDDIR_OP_READ: {
 		d->reads++;
@@ -127,6 +137,7 @@ static void execute(struct iddir *d, const Anosip__V1__IdDirQuery *q, Anosip__V1
 		    iddir_store_put(d->store, q->asker, q->real_id, (enum iddir_policy)q->policy,
 				    (const char *const *)q->readers, q->n_readers, now, 0) == 0;
 		if (r->ok) {
+			iddir_store_owner_key(d->store, q->asker, owner);
 			d->published++;
 			log_info("iddir: %s published its tuple", q->asker);
 		} else {
@@ -226,7 +237,7 @@ static void on_query(void *ctx, int source, const uint8_t *payload, size_t len)
 		goto out;
 	r.query_hash.data = hash;
 	r.query_hash.len = sizeof(hash);
-	execute(d, q, &r, real_id, sizeof(real_id), log);
+	execute(d, q, cert->nickname_public.data, &r, real_id, sizeof(real_id), log);
 	if (circ_iddir_result_seal(node_keys(d->node), cert->nickname_public.data, &r, &sealed,
 				   &sealed_len) == 0)
 		send_envelope(d, source, e->request_id, sealed, sealed_len, NULL);

@@ -42,6 +42,11 @@ static const struct db_migration migrations[] = {
      " at_unix INTEGER NOT NULL,"
      " granted INTEGER NOT NULL CHECK (granted IN (0, 1)));"
      "CREATE INDEX access_log_by_nickname ON access_log (nickname, id);"},
+    /* 1 -> 2. The owner's nickname key, pinned by its first signed
+     * query, so that only that key speaks for the tuple afterwards. */
+    {"CREATE TABLE owner_keys ("
+     " nickname TEXT PRIMARY KEY NOT NULL REFERENCES tuples (nickname) ON DELETE CASCADE,"
+     " sign_public BLOB NOT NULL CHECK (length(sign_public) = 32));"},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == IDDIR_STORE_SCHEMA_VERSION,
@@ -63,6 +68,8 @@ enum statement {
 	ST_LOG_PURGE,
 	ST_COUNTS,
 	ST_BY_OPERATOR,
+	ST_OWNER_GET,
+	ST_OWNER_SET,
 	ST_COUNT
 };
 
@@ -95,6 +102,8 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_LOG_PURGE] = "DELETE FROM access_log WHERE at_unix < ?1",
     [ST_COUNTS] = "SELECT (SELECT count(*) FROM tuples), (SELECT count(*) FROM access_log)",
     [ST_BY_OPERATOR] = "SELECT by_operator FROM tuples WHERE nickname = ?1",
+    [ST_OWNER_GET] = "SELECT sign_public FROM owner_keys WHERE nickname = ?1",
+    [ST_OWNER_SET] = "INSERT OR IGNORE INTO owner_keys (nickname, sign_public) VALUES (?1, ?2)",
 };
 
 struct iddir_store {
@@ -415,4 +424,32 @@ int iddir_store_by_operator(struct iddir_store *s, const char *nickname)
 		rc = sqlite3_column_int(st, 0) != 0;
 	db_finish(st);
 	return rc;
+}
+
+int iddir_store_owner_key(struct iddir_store *s, const char *nickname, const uint8_t key[32])
+{
+	if (!s || !util_nickname_valid(nickname) || !key)
+		return -EINVAL;
+	sqlite3_stmt *st = s->stmt[ST_OWNER_GET];
+	int rc = db_bind_text(st, 1, nickname);
+	if (rc == 0)
+		rc = db_step_row(st);
+	if (rc == 1) {
+		const void *known = sqlite3_column_blob(st, 0);
+		rc = known && sqlite3_column_bytes(st, 0) == 32 && memcmp(known, key, 32) == 0
+			 ? 0
+			 : -EKEYREJECTED;
+		db_finish(st);
+		return rc;
+	}
+	db_finish(st);
+	if (rc < 0)
+		return rc;
+	/* None yet: this key becomes the owner's, if the tuple exists. */
+	st = s->stmt[ST_OWNER_SET];
+	rc = db_bind_text(st, 1, nickname);
+	if (rc == 0)
+		rc = sqlite3_bind_blob(st, 2, key, 32, SQLITE_STATIC) == SQLITE_OK ? 0 : -ENOMEM;
+	rc = db_change(st, rc);
+	return rc == -ENOENT ? 0 : rc < 0 ? rc : 0;
 }

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IDDIR_STORE_SCHEMA_VERSION 1
+#define IDDIR_STORE_SCHEMA_VERSION 2
 #define IDDIR_REAL_ID_MAX 200
 #define IDDIR_READERS_MAX 64
 
@@ -45,6 +45,11 @@ int iddir_store_may_read(struct iddir_store *s, const char *nickname, const char
 /* 1 when the operator entered nickname's tuple (a checked real ID), 0
  * when its owner published it, -ENOENT without one. */
 int iddir_store_by_operator(struct iddir_store *s, const char *nickname);
+
+/* The owner's nickname key, pinned at its first use for the tuple: 0
+ * when key is the pinned one, or none was pinned (key pinned now, when the
+ * tuple exists); -EKEYREJECTED when another key is. */
+int iddir_store_owner_key(struct iddir_store *s, const char *nickname, const uint8_t key[32]);
 
 /* Deletes the tuple, its readers and its access log: 0 or -ENOENT. */
 int iddir_store_delete(struct iddir_store *s, const char *nickname);

@@ -130,7 +130,7 @@ static void test_open_0600_and_refusals(void **state)
 	raw_query(f->path, "PRAGMA application_id", text, sizeof(text));
 	assert_string_equal(text, "1095649604"); /* 0x414e4944 "ANID" */
 	raw_query(f->path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "1");
+	assert_string_equal(text, "2");
 	/* A loose mode is tightened again at open. */
 	assert_int_equal(chmod(f->path, 0644), 0);
 	iddir_store_close(open_store(f));
@@ -448,6 +448,29 @@ static void test_bad_inputs(void **state)
 	iddir_store_close(s);
 }
 
+static void test_owner_key_pinned(void **state)
+{
+	struct fixture *f = *state;
+	struct iddir_store *s = open_store(f);
+	uint8_t key[32], other[32];
+	memset(key, 1, sizeof(key));
+	memset(other, 2, sizeof(other));
+	/* Without a tuple nothing is pinned. */
+	assert_int_equal(iddir_store_owner_key(s, "alice", other), 0);
+	assert_int_equal(iddir_store_put(s, "alice", "Alice", IDDIR_ANYONE, NULL, 0, 10, 0), 0);
+	assert_int_equal(iddir_store_owner_key(s, "alice", key), 0); /* pinned now */
+	assert_int_equal(iddir_store_owner_key(s, "alice", key), 0);
+	assert_int_equal(iddir_store_owner_key(s, "alice", other), -EKEYREJECTED);
+	/* Replacing the tuple keeps the pin; deleting it drops it. */
+	assert_int_equal(iddir_store_put(s, "alice", "Alice L.", IDDIR_ANYONE, NULL, 0, 11, 0), 0);
+	assert_int_equal(iddir_store_owner_key(s, "alice", other), -EKEYREJECTED);
+	assert_int_equal(iddir_store_delete(s, "alice"), 0);
+	assert_int_equal(iddir_store_put(s, "alice", "Alice", IDDIR_ANYONE, NULL, 0, 12, 0), 0);
+	assert_int_equal(iddir_store_owner_key(s, "alice", other), 0);
+	assert_int_equal(iddir_store_owner_key(s, "NOT A NICK", key), -EINVAL);
+	iddir_store_close(s);
+}
+
 static void test_reopen_keeps_data(void **state)
 {
 	struct fixture *f = *state;
@@ -483,6 +506,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_log_purge, setup, teardown),
     cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
     cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_owner_key_pinned, setup, teardown),
 };
 
 int test_iddir_store_suite(void)

@@ -70,6 +70,7 @@ enum statement {
 	ST_BY_OPERATOR,
 	ST_OWNER_GET,
 	ST_OWNER_SET,
+	ST_LOG_TRIM,
 	ST_COUNT
 };
 
@@ -104,6 +105,10 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_BY_OPERATOR] = "SELECT by_operator FROM tuples WHERE nickname = ?1",
     [ST_OWNER_GET] = "SELECT sign_public FROM owner_keys WHERE nickname = ?1",
     [ST_OWNER_SET] = "INSERT OR IGNORE INTO owner_keys (nickname, sign_public) VALUES (?1, ?2)",
+    /* Everything older than the newest ?2 reads of one tuple (the row at
+     * offset ?2, newest first, is the first to go). */
+    [ST_LOG_TRIM] = "DELETE FROM access_log WHERE nickname = ?1 AND id <= (SELECT id FROM"
+		    " access_log WHERE nickname = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
 };
 
 struct iddir_store {
@@ -332,6 +337,15 @@ int iddir_store_log_add(struct iddir_store *s, const char *nickname, const char 
 	if (rc == 0)
 		rc = db_bind_u64(st, 4, granted ? 1 : 0);
 	/* Without the tuple the foreign key fails: -ENOENT (db_errno). */
+	rc = db_change(st, rc);
+	if (rc < 0)
+		return rc;
+	/* A reader who keeps asking cannot grow the file, nor push what
+	 * others read out of sight beyond the newest IDDIR_LOG_KEEP. */
+	st = s->stmt[ST_LOG_TRIM];
+	rc = db_bind_text(st, 1, nickname);
+	if (rc == 0)
+		rc = db_bind_u64(st, 2, IDDIR_LOG_KEEP);
 	rc = db_change(st, rc);
 	return rc < 0 ? rc : 0;
 }

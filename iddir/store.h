@@ -15,6 +15,8 @@
 #define IDDIR_STORE_SCHEMA_VERSION 2
 #define IDDIR_REAL_ID_MAX 200
 #define IDDIR_READERS_MAX 64
+/* Reads kept per tuple in its access log (the newest). */
+#define IDDIR_LOG_KEEP 1000
 
 /* Who may read a tuple (the values of proto IdDirPolicy). */
 enum iddir_policy { IDDIR_NOBODY = 0, IDDIR_ANYONE = 1, IDDIR_LIST = 2 };
@@ -55,7 +57,7 @@ int iddir_store_owner_key(struct iddir_store *s, const char *nickname, const uin
 int iddir_store_delete(struct iddir_store *s, const char *nickname);
 
 /* Appends a read to nickname's access log (kept for tuples that exist;
- * -ENOENT otherwise). */
+ * -ENOENT otherwise); only the newest IDDIR_LOG_KEEP stay. */
 int iddir_store_log_add(struct iddir_store *s, const char *nickname, const char *reader,
 			uint64_t at_unix, int granted);
 

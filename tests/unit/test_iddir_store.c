@@ -448,6 +448,25 @@ static void test_bad_inputs(void **state)
 	iddir_store_close(s);
 }
 
+static int count_log(void *ctx, const char *reader, uint64_t at_unix, int granted)
+{
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static void test_log_kept_bounded(void **state)
+{
+	struct fixture *f = *state;
+	struct iddir_store *s = open_store(f);
+	assert_int_equal(iddir_store_put(s, "alice", "Alice", IDDIR_ANYONE, NULL, 0, 10, 0), 0);
+	for (int i = 0; i < IDDIR_LOG_KEEP + 50; i++)
+		assert_int_equal(iddir_store_log_add(s, "alice", "bob", 100 + (uint64_t)i, 1), 0);
+	size_t n = 0;
+	assert_int_equal(iddir_store_log_foreach(s, "alice", SIZE_MAX, count_log, &n), 0);
+	assert_int_equal(n, IDDIR_LOG_KEEP);
+	iddir_store_close(s);
+}
+
 static void test_owner_key_pinned(void **state)
 {
 	struct fixture *f = *state;
@@ -507,6 +526,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
     cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
     cmocka_unit_test_setup_teardown(test_owner_key_pinned, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_log_kept_bounded, setup, teardown),
 };
 
 int test_iddir_store_suite(void)

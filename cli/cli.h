@@ -18,6 +18,17 @@ int cmd_testbed(int argc, char **argv);
  * -errno (-ETIMEDOUT when timeout_ms passes). */
 int ctl_request(const char *socket_path, const char *command, int timeout_ms, char **reply);
 
+struct node_config;
+
+/* role_config.c: a node config's [section] only, for the operator
+ * commands; one line naming the problem (after prog) on failure. The
+ * config is malloc'd: the caller frees it. */
+struct node_config *cli_role_config_load(const char *prog, const char *path, const char *section);
+/* [section] database, relative to the config's folder: 0, or -1 after
+ * saying why. */
+int cli_role_database(const char *prog, const struct node_config *cfg, const char *section,
+		      char *out, size_t len);
+
 /* Path of the running binary, for spawning nodes. */
 int cli_self_path(char *out, size_t len);
 

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <ini.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,24 +137,6 @@ static int policy_from_args(const struct args *a, struct policy_args *p)
 
 /* --- the operator: the database --- */
 
-/* The node config's [iddir] settings only: the other sections are the
- * node's business, so a config that holds only [iddir] is fine here. */
-static int config_handler(void *user, const char *section, const char *name, const char *value)
-{
-	struct node_config *cfg = user;
-	if (strcmp(section, "iddir") != 0)
-		return 1;
-	if (cfg->n_extra == (int)(sizeof(cfg->extra) / sizeof(cfg->extra[0])) ||
-	    strlen(name) >= sizeof(cfg->extra[0].key) ||
-	    strlen(value) >= sizeof(cfg->extra[0].value))
-		return 0;
-	struct node_config_extra *x = &cfg->extra[cfg->n_extra++];
-	snprintf(x->section, sizeof(x->section), "%s", section);
-	snprintf(x->key, sizeof(x->key), "%s", name);
-	snprintf(x->value, sizeof(x->value), "%s", value);
-	return 1;
-}
-
 /* The database's path into out: 0, or -1 after saying why. */
 static int database_path(const struct args *a, char *out, size_t len)
 {
@@ -166,27 +147,8 @@ static int database_path(const struct args *a, char *out, size_t len)
 		}
 		return 0;
 	}
-	struct node_config *cfg = calloc(1, sizeof(*cfg));
-	int rc = -1;
-	if (!cfg) {
-		fprintf(stderr, PROG ": out of memory\n");
-		return -1;
-	}
-	node_config_defaults(cfg, a->config);
-	int line = ini_parse(a->config, config_handler, cfg);
-	const char *db = line == 0 ? node_config_get(cfg, "iddir", "database") : NULL;
-	if (line < 0)
-		fprintf(stderr, PROG ": %s: cannot read the config\n", a->config);
-	else if (line > 0)
-		fprintf(stderr, PROG ": %s:%d: syntax error or too long a setting\n", a->config,
-			line);
-	else if (!db)
-		fprintf(stderr, PROG ": %s: [iddir] database is missing\n", a->config);
-	/* Relative to the config's folder, as the node resolves it. */
-	else if (node_config_path(cfg, db, out, len) < 0)
-		fprintf(stderr, PROG ": %s: [iddir] database path too long\n", a->config);
-	else
-		rc = 0;
+	struct node_config *cfg = cli_role_config_load(PROG, a->config, "iddir");
+	int rc = cfg ? cli_role_database(PROG, cfg, "iddir", out, len) : -1;
 	free(cfg);
 	return rc;
 }

@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <ini.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,25 +65,6 @@ static int usage(void)
 
 /* --- the target: a node config or --database --- */
 
-/* The node config's [lighthouse] settings only: the other sections are
- * the node's business, so a config that holds only [lighthouse] is fine
- * here. */
-static int config_handler(void *user, const char *section, const char *name, const char *value)
-{
-	struct node_config *cfg = user;
-	if (strcmp(section, "lighthouse") != 0)
-		return 1;
-	if (cfg->n_extra == (int)(sizeof(cfg->extra) / sizeof(cfg->extra[0])) ||
-	    strlen(name) >= sizeof(cfg->extra[0].key) ||
-	    strlen(value) >= sizeof(cfg->extra[0].value))
-		return 0;
-	struct node_config_extra *x = &cfg->extra[cfg->n_extra++];
-	snprintf(x->section, sizeof(x->section), "%s", section);
-	snprintf(x->key, sizeof(x->key), "%s", name);
-	snprintf(x->value, sizeof(x->value), "%s", value);
-	return 1;
-}
-
 static int parse_yes_no(const char *v, int *out)
 {
 	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
@@ -112,34 +92,12 @@ static int realm_valid(const char *realm)
 
 static int target_from_config(const char *path, struct target *t)
 {
-	struct node_config *cfg = calloc(1, sizeof(*cfg));
+	struct node_config *cfg = cli_role_config_load(PROG, path, "lighthouse");
 	int rc = -1;
-	if (!cfg) {
-		fprintf(stderr, PROG ": out of memory\n");
-		return -1;
-	}
-	node_config_defaults(cfg, path);
-	int line = ini_parse(path, config_handler, cfg);
-	if (line < 0) {
-		fprintf(stderr, PROG ": %s: cannot read the config\n", path);
+	if (!cfg || cli_role_database(PROG, cfg, "lighthouse", t->path, sizeof(t->path)) < 0)
 		goto out;
-	}
-	if (line > 0) {
-		fprintf(stderr, PROG ": %s:%d: syntax error or too long a setting\n", path, line);
-		goto out;
-	}
-	const char *db = node_config_get(cfg, "lighthouse", "database");
 	const char *realm = node_config_get(cfg, "lighthouse", "realm");
 	const char *md5 = node_config_get(cfg, "lighthouse", "digest_md5");
-	if (!db) {
-		fprintf(stderr, PROG ": %s: [lighthouse] database is missing\n", path);
-		goto out;
-	}
-	/* Relative to the config's folder, as the node resolves it. */
-	if (node_config_path(cfg, db, t->path, sizeof(t->path)) < 0) {
-		fprintf(stderr, PROG ": %s: [lighthouse] database path too long\n", path);
-		goto out;
-	}
 	if (realm && !realm_valid(realm)) {
 		fprintf(stderr,
 			PROG ": %s: [lighthouse] realm must be 1 to %d printable characters "

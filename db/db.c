@@ -327,6 +327,23 @@ int db_bind_text(sqlite3_stmt *st, int index, const char *text)
 	return db_errno(sqlite3_bind_text(st, index, text, -1, SQLITE_STATIC));
 }
 
+int db_key_pinned(sqlite3_stmt *get, const char *name, const uint8_t key[32])
+{
+	int rc = db_bind_text(get, 1, name);
+	if (rc == 0)
+		rc = db_step_row(get);
+	if (rc == 1) {
+		const void *known = sqlite3_column_blob(get, 0);
+		rc = known && sqlite3_column_bytes(get, 0) == 32 && memcmp(known, key, 32) == 0
+			 ? 0
+			 : -EKEYREJECTED;
+	} else if (rc == 0) {
+		rc = -ENOENT;
+	}
+	db_finish(get);
+	return rc;
+}
+
 int db_bind_u64(sqlite3_stmt *st, int index, uint64_t v)
 {
 	int64_t s;

@@ -72,6 +72,12 @@ int db_bind_u64(sqlite3_stmt *st, int index, uint64_t v);
 int db_bind_time(sqlite3_stmt *st, int index, uint64_t unix_s);
 uint64_t db_column_u64(sqlite3_stmt *st, int column);
 
+/* Trust on first use: get is a prepared "SELECT <32-byte blob> ... WHERE
+ * <name> = ?1". 0 when name's stored key is key, -EKEYREJECTED when it is
+ * another (or not 32 bytes), -ENOENT when none is stored yet (the caller
+ * then stores key), else a negative errno. */
+int db_key_pinned(sqlite3_stmt *get, const char *name, const uint8_t key[32]);
+
 /* Steps a query: 1 with a row, 0 at the end, or a negative errno. */
 int db_step_row(sqlite3_stmt *st);
 

@@ -444,26 +444,14 @@ int iddir_store_owner_key(struct iddir_store *s, const char *nickname, const uin
 {
 	if (!s || !util_nickname_valid(nickname) || !key)
 		return -EINVAL;
-	sqlite3_stmt *st = s->stmt[ST_OWNER_GET];
-	int rc = db_bind_text(st, 1, nickname);
-	if (rc == 0)
-		rc = db_step_row(st);
-	if (rc == 1) {
-		const void *known = sqlite3_column_blob(st, 0);
-		rc = known && sqlite3_column_bytes(st, 0) == 32 && memcmp(known, key, 32) == 0
-			 ? 0
-			 : -EKEYREJECTED;
-		db_finish(st);
-		return rc;
-	}
-	db_finish(st);
-	if (rc < 0)
+	int rc = db_key_pinned(s->stmt[ST_OWNER_GET], nickname, key);
+	if (rc != -ENOENT)
 		return rc;
 	/* None yet: this key becomes the owner's, if the tuple exists. */
-	st = s->stmt[ST_OWNER_SET];
+	sqlite3_stmt *st = s->stmt[ST_OWNER_SET];
 	rc = db_bind_text(st, 1, nickname);
 	if (rc == 0)
-		rc = sqlite3_bind_blob(st, 2, key, 32, SQLITE_STATIC) == SQLITE_OK ? 0 : -ENOMEM;
+		rc = db_errno(sqlite3_bind_blob(st, 2, key, 32, SQLITE_STATIC));
 	rc = db_change(st, rc);
 	return rc == -ENOENT ? 0 : rc < 0 ? rc : 0;
 }

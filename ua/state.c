@@ -182,25 +182,13 @@ int ua_state_peer_key(struct ua_state *s, const char *nickname, const uint8_t ke
 {
 	if (!s || !util_nickname_valid(nickname) || !key)
 		return -EINVAL;
-	sqlite3_stmt *st = s->st[ST_KEY_GET];
-	int rc = db_bind_text(st, 1, nickname);
-	if (rc == 0)
-		rc = db_step_row(st);
-	if (rc == 1) {
-		const void *known = sqlite3_column_blob(st, 0);
-		rc = known && sqlite3_column_bytes(st, 0) == 32 && memcmp(known, key, 32) == 0
-			 ? 0
-			 : -EKEYREJECTED;
-		db_finish(st);
+	int rc = db_key_pinned(s->st[ST_KEY_GET], nickname, key);
+	if (rc != -ENOENT)
 		return rc;
-	}
-	db_finish(st);
-	if (rc < 0)
-		return rc;
-	st = s->st[ST_KEY_ADD];
+	sqlite3_stmt *st = s->st[ST_KEY_ADD];
 	rc = db_bind_text(st, 1, nickname);
 	if (rc == 0)
-		rc = sqlite3_bind_blob(st, 2, key, 32, SQLITE_STATIC) == SQLITE_OK ? 0 : -ENOMEM;
+		rc = db_errno(sqlite3_bind_blob(st, 2, key, 32, SQLITE_STATIC));
 	if (rc == 0)
 		rc = db_bind_time(st, 3, now_unix);
 	rc = db_change(st, rc);

@@ -11,8 +11,8 @@
 # Every target first makes sure the Debian packages are there
 # (scripts/install-deps.sh installs what is missing).
 
-PARTS      := util db keys topo link circuit sip node router lighthouse lookup iddir ua cli
-LIB_PARTS  := util db keys topo link circuit sip node router lighthouse lookup iddir ua
+PARTS      := util db keys topo link circuit sip node router lighthouse lookup iddir ua sim cli
+LIB_PARTS  := util db keys topo link circuit sip node router lighthouse lookup iddir ua sim
 PROTOS     := $(wildcard proto/*.proto)
 
 ifeq ($(ASAN),1)
@@ -53,12 +53,15 @@ PROTO_C    := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 PROTO_H    := $(PROTO_C:.c=.h)
 PROTO_O    := $(PROTO_C:$(GEN)/%.c=$(BUILD)/gen/%.o)
 
-LIB_SRC    := $(foreach p,$(LIB_PARTS),$(wildcard $(p)/*.c))
+# sim/main.c and sim/report.c are the anosip-sim program, not the library.
+SIM_PROG   := sim/main.c sim/report.c
+LIB_SRC    := $(filter-out $(SIM_PROG),$(foreach p,$(LIB_PARTS),$(wildcard $(p)/*.c)))
 LIB_O      := $(LIB_SRC:%.c=$(BUILD)/%.o) $(PROTO_O)
 CLI_SRC    := $(wildcard cli/*.c)
 CLI_O      := $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libanosip.a
 BIN        := $(BUILD)/anosip
+SIM_BIN    := $(BUILD)/anosip-sim
 
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNIT_O     := $(UNIT_SRC:%.c=$(BUILD)/%.o)
@@ -72,7 +75,7 @@ BENCH_BIN  := $(BUILD)/bench/anosip-bench
 
 .PHONY: FORCE all deps test unit integration demo bench bench-sip fuzz fuzz-build clean format format-check layout-check
 
-all: $(BIN)
+all: $(BIN) $(SIM_BIN)
 
 # Generated code is kept between runs, not treated as intermediate.
 .SECONDARY: $(PROTO_C) $(PROTO_H) $(TOOL_SRC:%.c=$(BUILD)/%.o)
@@ -114,6 +117,10 @@ $(BIN): $(CLI_O) $(LIB)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(OPT) -o $@ $(CLI_O) $(LIB) $(LDFLAGS_ALL)
 
+$(SIM_BIN): $(SIM_PROG:%.c=$(BUILD)/%.o) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(OPT) -o $@ $(SIM_PROG:%.c=$(BUILD)/%.o) $(LIB) $(LDFLAGS_ALL)
+
 $(UNIT_BIN): $(UNIT_O) $(LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
@@ -126,8 +133,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/tools/%.o $(LIB)
 
 # --- tests: always the sanitizer build -----------------------------------
 test: $(DEPS_STAMP)
-	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip build/asan/tests/unit-tests \
-		$(TOOL_SRC:tests/tools/%.c=build/asan/tests/%)
+	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip build/asan/anosip-sim \
+		build/asan/tests/unit-tests $(TOOL_SRC:tests/tools/%.c=build/asan/tests/%)
 	$(Q)$(MAKE) --no-print-directory layout-check format-check
 	$(Q)tests/run-all.sh build/asan
 
@@ -136,7 +143,7 @@ unit: $(DEPS_STAMP)
 	$(Q)build/asan/tests/unit-tests
 
 integration: $(DEPS_STAMP)
-	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip \
+	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip build/asan/anosip-sim \
 		$(TOOL_SRC:tests/tools/%.c=build/asan/tests/%)
 	$(Q)tests/run-all.sh build/asan integration
 

@@ -21,6 +21,7 @@ allowed() {
 	iddir) echo "util db keys topo link circuit node router" ;;
 	lighthouse) echo "util db keys topo link circuit sip node router lookup" ;;
 	ua) echo "util db keys topo link circuit sip node" ;;
+	sim) echo "util keys topo" ;;
 	cli) echo "util db keys topo link circuit sip node router lighthouse lookup iddir ua" ;;
 	*) echo "" ;;
 	esac
@@ -28,7 +29,7 @@ allowed() {
 
 passed=0
 failed=0
-for part in util db keys topo link circuit sip node router lookup iddir lighthouse ua cli; do
+for part in util db keys topo link circuit sip node router lookup iddir lighthouse ua sim cli; do
 	ok=1
 	for f in "$part"/*.c "$part"/*.h; do
 		[ -e "$f" ] || continue

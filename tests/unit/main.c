@@ -24,6 +24,7 @@ static const struct suite suites[] = {
     {"sip", test_sip_suite, test_sip_count},
     {"ua_transport", test_ua_transport_suite, test_ua_transport_count},
     {"ua_state", test_ua_state_suite, test_ua_state_count},
+    {"sim", test_sim_suite, test_sim_count},
 };
 
 int main(void)

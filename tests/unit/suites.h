@@ -4,6 +4,8 @@
 #ifndef ANOSIP_TESTS_UNIT_SUITES_H
 #define ANOSIP_TESTS_UNIT_SUITES_H
 
+int test_sim_suite(void);
+int test_sim_count(void);
 int test_topo_suite(void);
 int test_topo_count(void);
 int test_directory_suite(void);

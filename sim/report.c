@@ -1,0 +1,156 @@
+/* CSV rows and the gnuplot figure for anosip-sim. */
+#include "sim/report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+void report_header(FILE *out)
+{
+	fprintf(out, "policy,timing,nodes,portals,routers,lighthouses,users,trials,targets,"
+		     "random_m,pf,compromised_mean,compromised_portals_mean,hops_mean,"
+		     "entropy_mean,effective_set_mean,degree_mean,degree_ci_low,"
+		     "degree_ci_high,degree_min,degree_q1,degree_median,degree_q3,degree_max,"
+		     "full_linkage,full_linkage_ci_low,full_linkage_ci_high,formula_p,"
+		     "formula_entropy,formula_degree,seconds\n");
+}
+
+/* NaN prints as an empty field: the formula is undefined there. */
+static void field(FILE *out, double v)
+{
+	if (isnan(v))
+		fputs(",", out);
+	else
+		fprintf(out, ",%.6f", v);
+}
+
+void report_row(FILE *out, const struct report_row *r)
+{
+	const struct sim_summary *s = &r->summary;
+	fprintf(out, "%s,%s,%d,%d,%d,%d,%ld,%d,%ld,%d,%g", r->policy, r->timing, r->nodes,
+		r->portals, r->routers, r->lighthouses, r->users, s->trials, s->targets,
+		r->random_m, r->pf);
+	const double values[] = {s->compromised_mean,	 s->compromised_portals_mean,
+				 s->hops_mean,		 s->entropy_mean,
+				 s->effective_set_mean,	 s->degree_mean,
+				 s->degree_ci_low,	 s->degree_ci_high,
+				 s->degree_quantiles[0], s->degree_quantiles[1],
+				 s->degree_quantiles[2], s->degree_quantiles[3],
+				 s->degree_quantiles[4], s->linkage_mean,
+				 s->linkage_ci_low,	 s->linkage_ci_high,
+				 r->formula.p,		 r->formula.entropy,
+				 r->formula.degree,	 s->seconds};
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		field(out, values[i]);
+	fputc('\n', out);
+	fflush(out);
+}
+
+void report_per_target_header(FILE *out)
+{
+	fprintf(out, "trial,user,portal,lighthouse,hops,entropy,degree,full_linkage\n");
+}
+
+/* The script reads the CSV by column name; one curve per pf for the
+ * simulation (left axis) and for the paper's formula (right axis, since as
+ * printed it is not bounded by 1). */
+static int write_script(FILE *f, const char *csv, const char *image)
+{
+	const char *dot = strrchr(image, '.');
+	const char *terminal;
+	if (dot && strcmp(dot, ".png") == 0)
+		terminal = "pngcairo size 960,600";
+	else if (dot && strcmp(dot, ".svg") == 0)
+		terminal = "svg size 960,600 dynamic";
+	else
+		return -EINVAL;
+	fprintf(f,
+		"set terminal %s\n"
+		"set output '%s'\n"
+		"set datafile separator ','\n"
+		"set title 'Degree of anonymity vs colluding portals (ANOSIP Figure 3)'\n"
+		"set xlabel 'colluding portals m'\n"
+		"set ylabel 'degree of anonymity d (simulation)'\n"
+		"set y2label 'd from the paper''s formula, as printed'\n"
+		"set yrange [0:1.05]\n"
+		"set ytics nomirror\n"
+		"set y2tics\n"
+		"set key outside right\n"
+		"set grid\n"
+		"pfs = system(\"awk -F, 'NR>1 {print $11}' '%s' | sort -u -g | tr '\\\\n' ' '\")\n"
+		"plot for [p in pfs] '%s' using 'random_m':(abs(column('pf') - real(p)) < 1e-9 ? "
+		"column('degree_mean') : NaN):(column('degree_ci_low')):(column('degree_ci_high')) "
+		"with yerrorlines title sprintf('simulation, pf=%%s', p), \\\n"
+		"     for [p in pfs] '%s' using 'random_m':(abs(column('pf') - real(p)) < 1e-9 ? "
+		"column('formula_degree') : NaN) axes x1y2 with lines dashtype 2 "
+		"title sprintf('formula, pf=%%s', p)\n",
+		terminal, image, csv, csv, csv);
+	return ferror(f) ? -EIO : 0;
+}
+
+static void gnuplot_exited(uv_process_t *proc, int64_t status, int signal)
+{
+	*(int64_t *)proc->data = signal ? 128 + signal : status;
+	uv_close((uv_handle_t *)proc, NULL);
+}
+
+int report_plot_figure3(const char *csv_path, const char *image, char *err, size_t err_len)
+{
+	char script[] = "/tmp/anosip-sim-plot-XXXXXX";
+	int fd = mkstemp(script);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot write a gnuplot script: %s", strerror(errno));
+		return -1;
+	}
+	FILE *f = fdopen(fd, "w");
+	int rc = f ? write_script(f, csv_path, image) : -EIO;
+	if (f)
+		fclose(f);
+	else
+		close(fd);
+	if (rc < 0) {
+		snprintf(err, err_len, "%s: the plot is .png or .svg",
+			 rc == -EINVAL ? image : "gnuplot script");
+		unlink(script);
+		return -1;
+	}
+
+	/* gnuplot runs as a child of a private loop; its exit status decides. */
+	uv_loop_t loop;
+	uv_process_t proc;
+	int64_t status = -1;
+	char *args[] = {"gnuplot", script, NULL};
+	uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE},
+					 {.flags = UV_INHERIT_FD, .data.fd = 2},
+					 {.flags = UV_INHERIT_FD, .data.fd = 2}};
+	uv_process_options_t opts = {.file = "gnuplot",
+				     .args = args,
+				     .stdio = stdio,
+				     .stdio_count = 3,
+				     .exit_cb = gnuplot_exited};
+	uv_loop_init(&loop);
+	proc.data = &status;
+	rc = uv_spawn(&loop, &proc, &opts);
+	if (rc < 0)
+		uv_close((uv_handle_t *)&proc, NULL); /* a failed spawn still holds the handle */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	unlink(script);
+	if (rc < 0) {
+		snprintf(err, err_len, "gnuplot: %s (install gnuplot-nox)", uv_strerror(rc));
+		return -1;
+	}
+	if (status != 0) {
+		snprintf(err, err_len, "gnuplot failed (exit %lld)", (long long)status);
+		return -1;
+	}
+	if (access(image, R_OK) != 0) {
+		snprintf(err, err_len, "gnuplot did not write %s", image);
+		return -1;
+	}
+	return 0;
+}

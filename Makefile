@@ -4,6 +4,7 @@
 #   make test       unit + integration tests under ASan/UBSan
 #   make demo       a network on loopback and an anonymous call between two softphones
 #   make bench      benchmarks, numbers into docs/benchmarks.md
+#   make bench-sim  only the simulator's benchmark (printed)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS each
 #   make ASAN=1     the sanitizer build as the main build
 #   make V=1        show every command
@@ -73,7 +74,7 @@ TOOL_BINS  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BUILD)/bench/anosip-bench
 
-.PHONY: FORCE all deps test unit integration demo bench bench-sip fuzz fuzz-build clean format format-check layout-check
+.PHONY: FORCE all deps test unit integration demo bench bench-sip bench-sim fuzz fuzz-build clean format format-check layout-check
 
 all: $(BIN) $(SIM_BIN)
 
@@ -159,12 +160,16 @@ $(BENCH_BIN): $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(OPT) -o $@ $(BENCH_SRC:%.c=$(BUILD)/%.o) $(LIB) $(LDFLAGS_ALL)
 
-bench: $(BIN) $(BENCH_BIN)
+bench: $(BIN) $(SIM_BIN) $(BENCH_BIN)
 	$(Q)scripts/bench.sh $(BUILD)
 
 # Only the SIP part of the benchmark (printed, not written to docs/).
 bench-sip: $(BIN)
 	$(Q)python3 scripts/bench_sip.py $(BIN) $(BUILD)/bench-sip.md
+
+# Only the simulator's benchmark (printed, not written to docs/).
+bench-sim: $(SIM_BIN)
+	$(Q)python3 scripts/bench_sim.py $(SIM_BIN) $(BUILD)/bench-sim.md
 
 # --- fuzz (clang libFuzzer) ------------------------------------------------
 FUZZ_SECONDS ?= 20

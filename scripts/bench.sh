@@ -33,6 +33,9 @@
 #      through ua, portal, router and lighthouse (the paper's Table 1), next
 #      to SIPp against its own registrar; INVITE -> 302 across two
 #      lighthouses; the highest sustained REGISTER and INVITE rates.
+#   5. The simulator (scripts/bench_sim.py): anosip-sim on a 111,111-node
+#      hierarchy with 1,000,000 users, 100 trials of 10,000 targets, two
+#      threads next to one; how the cost grows with the lighthouses.
 #
 # The machine may be shared and noisy: every figure is the median of
 # BENCH_RUNS runs, runs of the four floods are interleaved, each flood is
@@ -55,6 +58,7 @@ cd "$(dirname "$0")/.."
 
 BUILD=${1:?usage: scripts/bench.sh BUILD_DIR}
 ANOSIP=$BUILD/anosip
+SIM=$BUILD/anosip-sim
 BENCH=$BUILD/bench/anosip-bench
 RUNS=${BENCH_RUNS:-3}
 TARGET_S=${BENCH_TARGET_SECONDS:-2}
@@ -73,7 +77,7 @@ MIN_ROUTED=1000
 MAX_ROUTED=200000
 HZ=$(getconf CLK_TCK)
 
-for f in "$ANOSIP" "$BENCH"; do
+for f in "$ANOSIP" "$BENCH" "$SIM"; do
 	if [ ! -x "$f" ]; then
 		echo "bench: $f is missing (run make bench)" >&2
 		exit 1
@@ -387,6 +391,11 @@ circ_down
 
 say "sip: the paper's experiment, INVITE -> 302, highest rates (scripts/bench_sip.py)"
 python3 scripts/bench_sip.py "$ANOSIP" "$WORK/sip.md" >/dev/null
+
+# --- 5. the simulator -----------------------------------------------------------
+
+say "sim: anosip-sim at 111,111 nodes and 1,000,000 users (scripts/bench_sim.py)"
+BENCH_RUNS=$RUNS python3 scripts/bench_sim.py "$SIM" "$WORK/sim.md" >/dev/null
 
 # --- 3. figures ---------------------------------------------------------------
 
@@ -1102,6 +1111,8 @@ $(circ_explain | fmt -w 78)
 
 $(cat "$WORK/sip.md")
 
+$(cat "$WORK/sim.md")
+
 ## Raw output
 
 In process (\`anosip-bench --runs $RUNS all\`):
@@ -1156,5 +1167,7 @@ circ_explain | fmt -w 78
 echo
 echo
 cat "$WORK/sip.md"
+echo
+cat "$WORK/sim.md"
 echo "bench: written to $OUT"
 echo "bench: done"

@@ -37,6 +37,8 @@ REGRESSIONS=$SRC_DIR/regressions
 # The library's parts, as the Makefile lists them (LIB_PARTS).
 PARTS=$(sed -n 's/^LIB_PARTS *:= *//p' Makefile)
 PARTS=${PARTS:-util keys topo link node router}
+# Programs kept in a part's folder (their main() is not the library's).
+PROGRAMS=$(sed -n 's/^SIM_PROG *:= *//p' Makefile)
 PKGS="libsodium libuv libprotobuf-c inih libosip2"
 LIB_PKGS="$PKGS sqlite3"
 
@@ -172,6 +174,7 @@ do_build() {
 	for part in $PARTS; do
 		for src in "$part"/*.c; do
 			[ -f "$src" ] || continue
+			case " $PROGRAMS " in *" $src "*) continue ;; esac
 			compile "$src" "$OBJ/${src%.c}.o" "$PROJECT_WARN"
 		done
 	done

@@ -199,7 +199,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->authority = optarg;
 			break;
 		case OPT_USERS:
-			if (parse_long(optarg, 1, 50000000L, &o->users) < 0)
+			if (parse_long(optarg, 1, SIM_MAX_USERS, &o->users) < 0)
 				return fail("--users wants 1 to 50000000", optarg);
 			break;
 		case OPT_PLACE:
@@ -243,8 +243,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_TARGETS:
 			if (strcmp(optarg, "all") == 0)
-				o->run.targets = 50000000L;
-			else if (parse_long(optarg, 1, 50000000L, &o->run.targets) < 0)
+				o->run.targets = SIM_MAX_USERS;
+			else if (parse_long(optarg, 1, SIM_MAX_USERS, &o->run.targets) < 0)
 				return fail("--targets wants a count or all", optarg);
 			break;
 		case OPT_SEED:
@@ -363,6 +363,9 @@ static void count_roles(const struct topo *t, struct report_row *row)
 	}
 }
 
+/* The formula's m: in the figure-3 sweep the m portals chosen to collude
+ * (pf then applies on top, as in the paper), otherwise the portals that
+ * colluded, on average over the trials. */
 static int run_one(struct sim_world *w, struct options *o, struct report_row *row, FILE *out)
 {
 	char err[512];
@@ -372,8 +375,8 @@ static int run_one(struct sim_world *w, struct options *o, struct report_row *ro
 	}
 	row->random_m = o->run.adversary.random_m;
 	row->pf = o->run.adversary.pf;
-	sim_formula_eval(row->portals, row->routers, row->summary.compromised_portals_mean, row->pf,
-			 &row->formula);
+	row->formula_m = o->figure3 ? row->random_m : row->summary.compromised_portals_mean;
+	sim_formula_eval(row->portals, row->routers, row->formula_m, row->pf, &row->formula);
 	report_row(out, row);
 	return 0;
 }
@@ -401,9 +404,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "anosip-sim: %s\n", err);
 		goto done;
 	}
-	int rc = o.population ? sim_population_load(w, o.population, err, sizeof(err))
-			      : sim_population_random(w, o.users, o.place, o.home, o.run.seed, err,
-						      sizeof(err));
+	int rc =
+	    o.population
+		? sim_population_load(w, o.population, SIM_MAX_USERS, err, sizeof(err))
+		: sim_population_random(w, o.users, o.place, o.home, o.run.seed, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "anosip-sim: population: %s\n", err);
 		goto done;

@@ -15,7 +15,7 @@ void report_header(FILE *out)
 		     "random_m,pf,compromised_mean,compromised_portals_mean,hops_mean,"
 		     "entropy_mean,effective_set_mean,degree_mean,degree_ci_low,"
 		     "degree_ci_high,degree_min,degree_q1,degree_median,degree_q3,degree_max,"
-		     "full_linkage,full_linkage_ci_low,full_linkage_ci_high,formula_p,"
+		     "full_linkage,full_linkage_ci_low,full_linkage_ci_high,formula_m,formula_p,"
 		     "formula_entropy,formula_degree,seconds\n");
 }
 
@@ -34,16 +34,27 @@ void report_row(FILE *out, const struct report_row *r)
 	fprintf(out, "%s,%s,%d,%d,%d,%d,%ld,%d,%ld,%d,%g", r->policy, r->timing, r->nodes,
 		r->portals, r->routers, r->lighthouses, r->users, s->trials, s->targets,
 		r->random_m, r->pf);
-	const double values[] = {s->compromised_mean,	 s->compromised_portals_mean,
-				 s->hops_mean,		 s->entropy_mean,
-				 s->effective_set_mean,	 s->degree_mean,
-				 s->degree_ci_low,	 s->degree_ci_high,
-				 s->degree_quantiles[0], s->degree_quantiles[1],
-				 s->degree_quantiles[2], s->degree_quantiles[3],
-				 s->degree_quantiles[4], s->linkage_mean,
-				 s->linkage_ci_low,	 s->linkage_ci_high,
-				 r->formula.p,		 r->formula.entropy,
-				 r->formula.degree,	 s->seconds};
+	const double values[] = {s->compromised_mean,
+				 s->compromised_portals_mean,
+				 s->hops_mean,
+				 s->entropy_mean,
+				 s->effective_set_mean,
+				 s->degree_mean,
+				 s->degree_ci_low,
+				 s->degree_ci_high,
+				 s->degree_quantiles[0],
+				 s->degree_quantiles[1],
+				 s->degree_quantiles[2],
+				 s->degree_quantiles[3],
+				 s->degree_quantiles[4],
+				 s->linkage_mean,
+				 s->linkage_ci_low,
+				 s->linkage_ci_high,
+				 r->formula_m,
+				 r->formula.p,
+				 r->formula.entropy,
+				 r->formula.degree,
+				 s->seconds};
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
 		field(out, values[i]);
 	fputc('\n', out);

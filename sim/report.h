@@ -14,6 +14,7 @@ struct report_row {
 	int random_m;
 	double pf;
 	struct sim_summary summary;
+	double formula_m; /* the m the formula was given */
 	struct sim_formula formula;
 };
 

@@ -19,6 +19,7 @@
 
 #define SIM_SHAPE_MAX_DEPTH 16
 #define SIM_MAX_NODES (1 << 22)
+#define SIM_MAX_USERS 50000000L
 
 /* Which nodes carry a role: every leaf, every node at one depth, or (for
  * portals only) every node that is not a lighthouse. */
@@ -80,8 +81,10 @@ int sim_population_random(struct sim_world *w, long users, struct sim_spread pla
 			  struct sim_spread home, uint64_t seed, char *err, size_t err_len);
 /* Reads a population file (INI: a section per portal id, "lighthouse-id =
  * count" lines; docs/simulator.md). The adversary knows nothing of how
- * these users chose their lighthouses (uniform homing prior). */
-int sim_population_load(struct sim_world *w, const char *path, char *err, size_t err_len);
+ * these users chose their lighthouses (uniform homing prior). A file with
+ * more than max_users users in all is refused. */
+int sim_population_load(struct sim_world *w, const char *path, long max_users, char *err,
+			size_t err_len);
 
 long sim_world_users(const struct sim_world *w);
 int sim_world_lighthouses(const struct sim_world *w);

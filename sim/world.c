@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SIM_MAX_USERS 50000000L
-
 int sim_spread_parse(const char *text, struct sim_spread *out)
 {
 	if (strcmp(text, "uniform") == 0) {
@@ -327,7 +325,7 @@ out:
  * "lighthouse-id = count" lines. Two passes: count, then fill. */
 struct population_file {
 	struct sim_world *w;
-	long users;
+	long users, max_users;
 	int fill;
 	char *err;
 	size_t err_len;
@@ -351,9 +349,13 @@ static int population_line(void *user, const char *section, const char *name, co
 		snprintf(f->err, f->err_len, "%.40s is not a lighthouse of the topology", name);
 		return 0;
 	}
-	if (errno || end == value || *end || count < 0 || count > SIM_MAX_USERS - f->users) {
+	if (errno || end == value || *end || count < 0) {
 		snprintf(f->err, f->err_len, "[%.40s] %.40s: \"%.20s\" is not a user count",
 			 section, name, value);
+		return 0;
+	}
+	if (count > f->max_users - f->users) {
+		snprintf(f->err, f->err_len, "more than %ld users in all", f->max_users);
 		return 0;
 	}
 	if (f->fill)
@@ -365,9 +367,12 @@ static int population_line(void *user, const char *section, const char *name, co
 	return 1;
 }
 
-int sim_population_load(struct sim_world *w, const char *path, char *err, size_t err_len)
+int sim_population_load(struct sim_world *w, const char *path, long max_users, char *err,
+			size_t err_len)
 {
-	struct population_file f = {.w = w, .err = err, .err_len = err_len};
+	struct population_file f = {.w = w, .max_users = max_users};
+	if (max_users > SIM_MAX_USERS)
+		f.max_users = SIM_MAX_USERS;
 	char detail[200] = "";
 	f.err = detail;
 	f.err_len = sizeof(detail);

@@ -288,6 +288,22 @@ static void description_corpus(void)
 	put("fuzz_description", "solo-and-keys", 0, 0, (const uint8_t *)text, (size_t)n);
 }
 
+/* --- fuzz_sim_input --- */
+
+static void sim_input_corpus(void)
+{
+	static const char *const seeds[][2] = {
+	    {"population", "4x6\n[n4]\nn1 = 3\nn2 = 1\n[n9]\nn3 = 2\n"},
+	    {"options", "zipf:1.2\n[n5]\nn1 = 1\n"},
+	    {"class", "40:portals\n; comment\n[n12]\nn3 = 7\n"},
+	    {"levels", "2,5,1\n[n4]\nn1 = 0\n"},
+	    {"bad", "0.25:routers\n[n1]\nn2 = x\n"},
+	};
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		put("fuzz_sim_input", seeds[i][0], 0, 0, (const uint8_t *)seeds[i][1],
+		    strlen(seeds[i][1]));
+}
+
 /* --- fuzz_routed --- */
 
 static void routed_corpus(void)
@@ -1295,5 +1311,6 @@ int main(int argc, char **argv)
 	sip_parse_corpus();
 	sip_digest_corpus();
 	iddir_corpus();
+	sim_input_corpus();
 	return 0;
 }

@@ -275,7 +275,8 @@ def figure3_formula_and_plot():
         assert [int(r["random_m"]) for r in rows[:4]] == [0, 9, 18, 27]
         n = portals + routers
         for r in rows:
-            m, pf = float(r["compromised_portals_mean"]), float(r["pf"])
+            m, pf = float(r["random_m"]), float(r["pf"])
+            assert float(r["formula_m"]) == m
             p = (n - routers - (m / portals) * pf) / n
             assert abs(float(r["formula_p"]) - p) < 1e-6
             h = -n * p * math.log2(p)

@@ -140,14 +140,19 @@ int sim_adversary_plan_init(struct sim_adversary_plan *plan, const struct sim_wo
 	memset(plan, 0, sizeof(*plan));
 	plan->spec = spec;
 	plan->pool = malloc(sizeof(int) * (size_t)w->n);
+	plan->swaps = malloc(sizeof(int) * (size_t)(spec->random_m + 1));
 	plan->central = malloc(sizeof(int) * (size_t)(spec->central_m + 1));
-	if (!taken || !members || !plan->pool || !plan->central)
+	if (!taken || !members || !plan->pool || !plan->swaps || !plan->central) {
+		snprintf(err, err_len, "out of memory");
 		goto fail;
+	}
 	for (int i = 0; i < spec->n_fixed; i++)
 		taken[spec->fixed[i]] = 1;
 	if (spec->central_m > 0) {
-		if (!(flow = circuit_flow(w)))
+		if (!(flow = circuit_flow(w))) {
+			snprintf(err, err_len, "out of memory");
 			goto fail;
+		}
 		for (int x = 0; x < w->n; x++)
 			if (in_class(t, x, spec->central_class) && !taken[x])
 				members[n_members++] = x;
@@ -186,12 +191,13 @@ out:
 void sim_adversary_plan_free(struct sim_adversary_plan *plan)
 {
 	free(plan->pool);
+	free(plan->swaps);
 	free(plan->central);
 	memset(plan, 0, sizeof(*plan));
 }
 
 void sim_adversary_draw(struct sim_adversary_plan *plan, const struct sim_world *w,
-			struct sim_rng *rng, uint8_t *compromised)
+			struct sim_rng *rng, uint8_t *compromised, int *chosen_portals)
 {
 	const struct sim_adversary *spec = plan->spec;
 	memset(compromised, 0, (size_t)w->n);
@@ -199,14 +205,24 @@ void sim_adversary_draw(struct sim_adversary_plan *plan, const struct sim_world 
 		compromised[spec->fixed[i]] = 1;
 	for (int i = 0; i < spec->central_m; i++)
 		compromised[plan->central[i]] = 1;
-	/* A partial shuffle of the pool: its first random_m are this trial's. */
+	/* A partial shuffle of the pool: its first random_m are this trial's.
+	 * It is undone afterwards, so every trial draws from the same pool. */
 	for (int i = 0; i < spec->random_m; i++) {
 		int j = i + (int)sim_rng_below(rng, (uint64_t)(plan->n_pool - i));
 		int tmp = plan->pool[i];
 		plan->pool[i] = plan->pool[j];
 		plan->pool[j] = tmp;
+		plan->swaps[i] = j;
 		compromised[plan->pool[i]] = 1;
 	}
+	for (int i = spec->random_m - 1; i >= 0; i--) {
+		int j = plan->swaps[i], tmp = plan->pool[i];
+		plan->pool[i] = plan->pool[j];
+		plan->pool[j] = tmp;
+	}
+	*chosen_portals = 0;
+	for (int x = 0; x < w->n; x++)
+		*chosen_portals += compromised[x] && (w->topo->nodes[x].roles & TOPO_ROLE_PORTAL);
 	if (spec->pf > 0)
 		for (int x = 0; x < w->n; x++)
 			if (!compromised[x] && in_class(w->topo, x, spec->pf_class) &&

@@ -8,21 +8,24 @@
  *
  * Without timing, the adversary follows the target's circuit back from its
  * lighthouse while the hops collude and stops at the first honest node h.
- * The target is then, uniformly, one of the circuits that reached the
- * lighthouse through h. Each such circuit belongs to a known user (a
- * colluding portal saw it) or is unknown; an unknown one behind colluder g
- * (the nearest to h on its way) is one of g's honest candidates, and one
- * behind no colluder is one of h's open candidates. So
- *   H = log2 C + (1/C) * sum over groups of n * log2(m / n)
- * with C the circuits through h and each group's unknown circuits n among
- * its m candidates (n <= m; users whose lighthouse is unknown are each as
+ * The target is then, uniformly, one of the C circuits that reached the
+ * lighthouse through h. Each is a known user's (a colluding portal saw it
+ * start) or unknown. The colluders' views cut the routing tree: an honest
+ * node x whose next hop colludes is a cut, where the colluder counted the
+ * circuits that came from x. A cut's region is its subtree less the
+ * regions of the cuts inside it, h's region what is left under h; an
+ * unknown circuit is one of its region's honest candidates (users who
+ * could be homed on the lighthouse), all alike. With n unknown circuits
+ * among m candidates in each region g,
+ *   H = log2 C + (1/C) * sum over g of n_g * log2(m_g / n_g)
+ * (n <= m; a user whose lighthouse the adversary does not know is as
  * likely as any other to be homed there).
  *
  * With timing (a colluding lighthouse correlating, or the adversary
  * calling the target itself), every colluder on the path recognises the
  * circuit. The adversary then knows the first colluding hop from the user's
  * side, and that no other colluder carries it: the target is one of the
- * open candidates behind that hop's predecessor, H = log2 m. */
+ * candidates of h's region, h that hop's predecessor, H = log2 m. */
 #include "sim/world.h"
 
 #include <errno.h>
@@ -35,13 +38,10 @@ int sim_pass_init(struct sim_pass *p, int n)
 	size_t cells = (size_t)n;
 	memset(p, 0, sizeof(*p));
 	p->circuits = malloc(cells * sizeof(int32_t));
-	p->known = malloc(cells * sizeof(int32_t));
-	p->candidates = malloc(cells * sizeof(int32_t));
 	p->open_circuits = malloc(cells * sizeof(int32_t));
 	p->open_candidates = malloc(cells * sizeof(int32_t));
 	p->closed = malloc(cells * sizeof(double));
-	if (!p->circuits || !p->known || !p->candidates || !p->open_circuits ||
-	    !p->open_candidates || !p->closed) {
+	if (!p->circuits || !p->open_circuits || !p->open_candidates || !p->closed) {
 		sim_pass_free(p);
 		return -ENOMEM;
 	}
@@ -51,8 +51,6 @@ int sim_pass_init(struct sim_pass *p, int n)
 void sim_pass_free(struct sim_pass *p)
 {
 	free(p->circuits);
-	free(p->known);
-	free(p->candidates);
 	free(p->open_circuits);
 	free(p->open_candidates);
 	free(p->closed);
@@ -75,8 +73,6 @@ void sim_pass_run(const struct sim_world *w, int slot, const uint8_t *compromise
 	const int32_t *order = w->order + (size_t)slot * n;
 	size_t ints = sizeof(int32_t) * (size_t)n;
 	memset(p->circuits, 0, ints);
-	memset(p->known, 0, ints);
-	memset(p->candidates, 0, ints);
 	memset(p->open_circuits, 0, ints);
 	memset(p->open_candidates, 0, ints);
 	memset(p->closed, 0, sizeof(double) * (size_t)n);
@@ -85,9 +81,7 @@ void sim_pass_run(const struct sim_world *w, int slot, const uint8_t *compromise
 		int x = w->lh_pop_portal[i];
 		int32_t count = w->lh_pop_count[i];
 		p->circuits[x] += count;
-		if (compromised[x])
-			p->known[x] += count;
-		else
+		if (!compromised[x])
 			p->open_circuits[x] += count;
 	}
 	/* Who could be homed here: with nearest homing only the users of
@@ -96,7 +90,6 @@ void sim_pass_run(const struct sim_world *w, int slot, const uint8_t *compromise
 		int x = w->peopled[i];
 		if (compromised[x] || (w->home_nearest && w->nearest[x] != slot))
 			continue;
-		p->candidates[x] += w->users_at[x];
 		p->open_candidates[x] += w->users_at[x];
 	}
 
@@ -105,16 +98,17 @@ void sim_pass_run(const struct sim_world *w, int slot, const uint8_t *compromise
 		if (y == x)
 			continue; /* the lighthouse: the root of its routing tree */
 		p->circuits[y] += p->circuits[x];
-		p->known[y] += p->known[x];
-		p->candidates[y] += p->candidates[x];
-		if (compromised[x]) {
+		p->closed[y] += p->closed[x];
+		if (!compromised[x] && compromised[y]) {
+			/* x is a cut: y counted what came from x's region. */
 			p->closed[y] +=
-			    group_uncertainty(p->circuits[x] - p->known[x], p->candidates[x]);
-		} else {
-			p->closed[y] += p->closed[x];
+			    group_uncertainty(p->open_circuits[x], p->open_candidates[x]);
+		} else if (!compromised[x]) {
 			p->open_circuits[y] += p->open_circuits[x];
 			p->open_candidates[y] += p->open_candidates[x];
 		}
+		/* A colluder's region is empty: its own users are known, and
+		 * what reached it came through cuts or other colluders. */
 	}
 }
 

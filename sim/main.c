@@ -27,6 +27,7 @@ struct options {
 	int figure3, m_points, n_pf;
 	double pf_list[MAX_PF_LIST];
 	char *fixed_ids;
+	unsigned char given[64]; /* given[OPT_x - OPT_SHAPE]: the option was on the line */
 };
 
 static void usage(FILE *f)
@@ -132,6 +133,7 @@ enum {
 	OPT_HELP,
 };
 
+/* In the enum's order: messages name an option as longopts[OPT_x - OPT_SHAPE]. */
 static const struct option longopts[] = {{"shape", required_argument, NULL, OPT_SHAPE},
 					 {"portals", required_argument, NULL, OPT_PORTALS},
 					 {"lighthouses", required_argument, NULL, OPT_LIGHTHOUSES},
@@ -162,6 +164,59 @@ static const struct option longopts[] = {{"shape", required_argument, NULL, OPT_
 					 {"help", no_argument, NULL, OPT_HELP},
 					 {NULL, 0, NULL, 0}};
 
+#define GIVEN(o, opt) ((o)->given[(opt)-OPT_SHAPE])
+
+/* Options that would be silently ignored, or would silently change what
+ * another asks for, are refused instead. */
+static int check_combinations(const struct options *o)
+{
+	static const struct {
+		int a, b;
+	} conflicts[] = {
+	    {OPT_TOPOLOGY, OPT_DIRECTORY},   {OPT_POPULATION, OPT_USERS},
+	    {OPT_POPULATION, OPT_PLACE},     {OPT_POPULATION, OPT_HOME},
+	    {OPT_TOPOLOGY, OPT_SHAPE},	     {OPT_TOPOLOGY, OPT_PORTALS},
+	    {OPT_TOPOLOGY, OPT_LIGHTHOUSES}, {OPT_DIRECTORY, OPT_SHAPE},
+	    {OPT_DIRECTORY, OPT_PORTALS},    {OPT_DIRECTORY, OPT_LIGHTHOUSES},
+	    {OPT_FIGURE3, OPT_COMPROMISE},   {OPT_FIGURE3, OPT_RANDOM},
+	    {OPT_FIGURE3, OPT_CENTRAL},	     {OPT_FIGURE3, OPT_PF},
+	    {OPT_FIGURE3, OPT_PER_TARGET},
+	};
+	for (size_t i = 0; i < sizeof(conflicts) / sizeof(conflicts[0]); i++)
+		if (GIVEN(o, conflicts[i].a) && GIVEN(o, conflicts[i].b)) {
+			fprintf(stderr, "anosip-sim: --%s and --%s do not go together%s\n",
+				longopts[conflicts[i].a - OPT_SHAPE].name,
+				longopts[conflicts[i].b - OPT_SHAPE].name,
+				conflicts[i].a == OPT_FIGURE3
+				    ? " (the sweep sets the adversary: m random portals, "
+				      "pf on every other node)"
+				    : "");
+			return 2;
+		}
+	static const int need_figure3[] = {OPT_PF_LIST, OPT_M_POINTS, OPT_PLOT};
+	for (size_t i = 0; i < sizeof(need_figure3) / sizeof(need_figure3[0]); i++)
+		if (GIVEN(o, need_figure3[i]) && !o->figure3) {
+			fprintf(stderr,
+				"anosip-sim: --%s shapes the --figure3 sweep: add --figure3\n",
+				longopts[need_figure3[i] - OPT_SHAPE].name);
+			return 2;
+		}
+	if (o->authority && !o->directory)
+		return fail("--authority checks", "--directory");
+	if (o->directory && !o->authority)
+		return fail("--directory needs", "--authority AUTHORITY.pub");
+	if (o->plot) {
+		const char *dot = strrchr(o->plot, '.');
+		if (!dot || (strcmp(dot, ".png") != 0 && strcmp(dot, ".svg") != 0))
+			return fail("--plot draws FILE.png or FILE.svg", o->plot);
+		if (!o->out)
+			return fail("--plot reads the sweep back and needs", "--out FILE.csv");
+	}
+	if (o->out && o->per_target && strcmp(o->out, o->per_target) == 0)
+		return fail("--out and --per-target name the same file", o->out);
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	long v;
@@ -176,6 +231,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	parse_pf_list("0,0.05,0.1,0.2", o);
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		struct sim_adversary *a = &o->run.adversary;
+		if (opt >= OPT_SHAPE && opt - OPT_SHAPE < (int)sizeof(o->given))
+			o->given[opt - OPT_SHAPE] = 1;
 		switch (opt) {
 		case OPT_SHAPE:
 			if (sim_shape_parse(optarg, &o->shape) < 0)
@@ -291,18 +348,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind != argc)
 		return fail("unexpected argument", argv[optind]);
-	if (o->topology && o->directory)
-		return fail("one topology", "--topology and --directory");
-	if (o->directory && !o->authority)
-		return fail("--directory needs", "--authority AUTHORITY.pub");
-	if (o->plot && (!o->figure3 || !o->out))
-		return fail("--plot draws the --figure3 sweep and needs", "--out FILE.csv");
-	return 0;
+	return check_combinations(o);
+}
+
+/* What went wrong: the callee's line, or the error code's text where the
+ * callee had none to give (out of memory, mostly). */
+static const char *why(const char *err, int rc)
+{
+	return err[0] ? err : strerror(rc < 0 ? -rc : rc);
 }
 
 static int load_topology(const struct options *o, struct topo **t)
 {
-	char err[512];
+	char err[512] = "";
 	int rc;
 	if (o->directory) {
 		struct keys_public authority;
@@ -323,7 +381,7 @@ static int load_topology(const struct options *o, struct topo **t)
 		rc = sim_shape_build(&o->shape, t, err, sizeof(err));
 	}
 	if (rc < 0)
-		fprintf(stderr, "anosip-sim: topology: %s\n", err);
+		fprintf(stderr, "anosip-sim: topology: %s\n", why(err, rc));
 	return rc;
 }
 
@@ -363,19 +421,20 @@ static void count_roles(const struct topo *t, struct report_row *row)
 	}
 }
 
-/* The formula's m: in the figure-3 sweep the m portals chosen to collude
- * (pf then applies on top, as in the paper), otherwise the portals that
- * colluded, on average over the trials. */
+/* The formula's m is the portals chosen to collude (fixed, central,
+ * random; in the figure-3 sweep the m random ones); its pf then applies on
+ * top, as in the paper. */
 static int run_one(struct sim_world *w, struct options *o, struct report_row *row, FILE *out)
 {
-	char err[512];
-	if (sim_run(w, &o->run, &row->summary, err, sizeof(err)) < 0) {
-		fprintf(stderr, "anosip-sim: %s\n", err);
+	char err[512] = "";
+	int rc = sim_run(w, &o->run, &row->summary, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "anosip-sim: %s\n", why(err, rc));
 		return -1;
 	}
 	row->random_m = o->run.adversary.random_m;
 	row->pf = o->run.adversary.pf;
-	row->formula_m = o->figure3 ? row->random_m : row->summary.compromised_portals_mean;
+	row->formula_m = row->summary.chosen_portals_mean;
 	sim_formula_eval(row->portals, row->routers, row->formula_m, row->pf, &row->formula);
 	report_row(out, row);
 	return 0;
@@ -388,7 +447,7 @@ int main(int argc, char **argv)
 	struct sim_world *w = NULL;
 	FILE *out = stdout;
 	int fixed[MAX_FIXED];
-	char err[512];
+	char err[512] = "";
 	int status = parse_options(argc, argv, &o);
 	if (status)
 		return status;
@@ -400,16 +459,16 @@ int main(int argc, char **argv)
 	if (resolve_fixed(&o, t, fixed, &o.run.adversary.n_fixed) < 0)
 		goto done;
 	o.run.adversary.fixed = fixed;
-	if (sim_world_new(t, o.policy, &w, err, sizeof(err)) < 0) {
-		fprintf(stderr, "anosip-sim: %s\n", err);
+	int rc = sim_world_new(t, o.policy, &w, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "anosip-sim: %s\n", why(err, rc));
 		goto done;
 	}
-	int rc =
-	    o.population
-		? sim_population_load(w, o.population, SIM_MAX_USERS, err, sizeof(err))
-		: sim_population_random(w, o.users, o.place, o.home, o.run.seed, err, sizeof(err));
+	rc = o.population
+		 ? sim_population_load(w, o.population, SIM_MAX_USERS, err, sizeof(err))
+		 : sim_population_random(w, o.users, o.place, o.home, o.run.seed, err, sizeof(err));
 	if (rc < 0) {
-		fprintf(stderr, "anosip-sim: population: %s\n", err);
+		fprintf(stderr, "anosip-sim: population: %s\n", why(err, rc));
 		goto done;
 	}
 	if (o.out && !(out = fopen(o.out, "w"))) {
@@ -464,7 +523,7 @@ int main(int argc, char **argv)
 			(double)ru.ru_maxrss / 1024.0);
 	if (o.plot) {
 		fflush(out);
-		if (report_plot_figure3(o.out, o.plot, err, sizeof(err)) < 0) {
+		if (report_plot_figure3(o.out, o.plot, o.pf_list, o.n_pf, err, sizeof(err)) < 0) {
 			fprintf(stderr, "anosip-sim: plot: %s\n", err);
 			goto done;
 		}

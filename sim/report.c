@@ -16,7 +16,7 @@ void report_header(FILE *out)
 		     "entropy_mean,effective_set_mean,degree_mean,degree_ci_low,"
 		     "degree_ci_high,degree_min,degree_q1,degree_median,degree_q3,degree_max,"
 		     "full_linkage,full_linkage_ci_low,full_linkage_ci_high,formula_m,formula_p,"
-		     "formula_entropy,formula_degree,seconds\n");
+		     "formula_entropy,formula_degree\n");
 }
 
 /* NaN prints as an empty field: the formula is undefined there. */
@@ -34,27 +34,16 @@ void report_row(FILE *out, const struct report_row *r)
 	fprintf(out, "%s,%s,%d,%d,%d,%d,%ld,%d,%ld,%d,%g", r->policy, r->timing, r->nodes,
 		r->portals, r->routers, r->lighthouses, r->users, s->trials, s->targets,
 		r->random_m, r->pf);
-	const double values[] = {s->compromised_mean,
-				 s->compromised_portals_mean,
-				 s->hops_mean,
-				 s->entropy_mean,
-				 s->effective_set_mean,
-				 s->degree_mean,
-				 s->degree_ci_low,
-				 s->degree_ci_high,
-				 s->degree_quantiles[0],
-				 s->degree_quantiles[1],
-				 s->degree_quantiles[2],
-				 s->degree_quantiles[3],
-				 s->degree_quantiles[4],
-				 s->linkage_mean,
-				 s->linkage_ci_low,
-				 s->linkage_ci_high,
-				 r->formula_m,
-				 r->formula.p,
-				 r->formula.entropy,
-				 r->formula.degree,
-				 s->seconds};
+	const double values[] = {s->compromised_mean,	 s->compromised_portals_mean,
+				 s->hops_mean,		 s->entropy_mean,
+				 s->effective_set_mean,	 s->degree_mean,
+				 s->degree_ci_low,	 s->degree_ci_high,
+				 s->degree_quantiles[0], s->degree_quantiles[1],
+				 s->degree_quantiles[2], s->degree_quantiles[3],
+				 s->degree_quantiles[4], s->linkage_mean,
+				 s->linkage_ci_low,	 s->linkage_ci_high,
+				 r->formula_m,		 r->formula.p,
+				 r->formula.entropy,	 r->formula.degree};
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
 		field(out, values[i]);
 	fputc('\n', out);
@@ -66,10 +55,22 @@ void report_per_target_header(FILE *out)
 	fprintf(out, "trial,user,portal,lighthouse,hops,entropy,degree,full_linkage\n");
 }
 
+/* A gnuplot single-quoted string: a quote inside is written twice. */
+static void quoted(FILE *f, const char *text)
+{
+	fputc('\'', f);
+	for (; *text; text++) {
+		if (*text == '\'')
+			fputc('\'', f);
+		fputc(*text, f);
+	}
+	fputc('\'', f);
+}
+
 /* The script reads the CSV by column name; one curve per pf for the
  * simulation (left axis) and for the paper's formula (right axis, since as
  * printed it is not bounded by 1). */
-static int write_script(FILE *f, const char *csv, const char *image)
+static int write_script(FILE *f, const char *csv, const char *image, const double *pf, int n_pf)
 {
 	const char *dot = strrchr(image, '.');
 	const char *terminal;
@@ -79,9 +80,15 @@ static int write_script(FILE *f, const char *csv, const char *image)
 		terminal = "svg size 960,600 dynamic";
 	else
 		return -EINVAL;
+	fprintf(f, "set terminal %s\nset output ", terminal);
+	quoted(f, image);
+	fprintf(f, "\ncsv = ");
+	quoted(f, csv);
+	fprintf(f, "\npfs = '");
+	for (int i = 0; i < n_pf; i++)
+		fprintf(f, "%s%g", i ? " " : "", pf[i]);
 	fprintf(f,
-		"set terminal %s\n"
-		"set output '%s'\n"
+		"'\n"
 		"set datafile separator ','\n"
 		"set title 'Degree of anonymity vs colluding portals (ANOSIP Figure 3)'\n"
 		"set xlabel 'colluding portals m'\n"
@@ -92,14 +99,12 @@ static int write_script(FILE *f, const char *csv, const char *image)
 		"set y2tics\n"
 		"set key outside right\n"
 		"set grid\n"
-		"pfs = system(\"awk -F, 'NR>1 {print $11}' '%s' | sort -u -g | tr '\\\\n' ' '\")\n"
-		"plot for [p in pfs] '%s' using 'random_m':(abs(column('pf') - real(p)) < 1e-9 ? "
+		"plot for [p in pfs] csv using 'random_m':(abs(column('pf') - real(p)) < 1e-9 ? "
 		"column('degree_mean') : NaN):(column('degree_ci_low')):(column('degree_ci_high')) "
 		"with yerrorlines title sprintf('simulation, pf=%%s', p), \\\n"
-		"     for [p in pfs] '%s' using 'random_m':(abs(column('pf') - real(p)) < 1e-9 ? "
+		"     for [p in pfs] csv using 'random_m':(abs(column('pf') - real(p)) < 1e-9 ? "
 		"column('formula_degree') : NaN) axes x1y2 with lines dashtype 2 "
-		"title sprintf('formula, pf=%%s', p)\n",
-		terminal, image, csv, csv, csv);
+		"title sprintf('formula, pf=%%s', p)\n");
 	return ferror(f) ? -EIO : 0;
 }
 
@@ -109,7 +114,8 @@ static void gnuplot_exited(uv_process_t *proc, int64_t status, int signal)
 	uv_close((uv_handle_t *)proc, NULL);
 }
 
-int report_plot_figure3(const char *csv_path, const char *image, char *err, size_t err_len)
+int report_plot_figure3(const char *csv_path, const char *image, const double *pf, int n_pf,
+			char *err, size_t err_len)
 {
 	char script[] = "/tmp/anosip-sim-plot-XXXXXX";
 	int fd = mkstemp(script);
@@ -118,7 +124,7 @@ int report_plot_figure3(const char *csv_path, const char *image, char *err, size
 		return -1;
 	}
 	FILE *f = fdopen(fd, "w");
-	int rc = f ? write_script(f, csv_path, image) : -EIO;
+	int rc = f ? write_script(f, csv_path, image, pf, n_pf) : -EIO;
 	if (f)
 		fclose(f);
 	else

@@ -1,8 +1,9 @@
 /* Monte Carlo: per trial, draw the colluders and the targets, run one pass
  * per lighthouse that has targets (split over threads), and answer every
  * target from its lighthouse's pass. Randomness is drawn on the calling
- * thread only, from a stream per trial, so the output depends on the seed
- * alone, never on the thread count or timing. */
+ * thread only, from a stream per trial, and every shuffle is undone after
+ * its trial, so a trial's draws depend on the seed and its number alone,
+ * never on other trials, the thread count or timing. */
 #include "sim/world.h"
 
 #include "sim/rng.h"
@@ -15,6 +16,9 @@
 #include <uv.h>
 
 #define SIM_MAX_THREADS 16
+/* Quantiles of d come from a histogram over [0, 1], exact to 1/65,536,
+ * so memory does not grow with targets x trials. */
+#define DEGREE_BINS 65536
 
 struct trial {
 	const struct sim_world *w;
@@ -46,31 +50,21 @@ static void worker_run(void *arg)
 	}
 }
 
-static int cmp_double(const void *a, const void *b)
+/* Mean and 95 % normal interval from a count, a sum and a sum of squares. */
+static void interval(double n, double sum, double squares, double *mean, double *lo, double *hi)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* Mean and 95 % normal interval of the per-trial means. */
-static void interval(const double *v, int n, double *mean, double *lo, double *hi)
-{
-	double sum = 0, sq = 0;
-	for (int i = 0; i < n; i++)
-		sum += v[i];
 	*mean = sum / n;
-	for (int i = 0; i < n; i++)
-		sq += (v[i] - *mean) * (v[i] - *mean);
-	double half = n > 1 ? 1.96 * sqrt(sq / (n - 1)) / sqrt((double)n) : 0;
+	double var = n > 1 ? (squares - sum * sum / n) / (n - 1) : 0;
+	double half = var > 0 ? 1.96 * sqrt(var / n) : 0;
 	*lo = *mean - half;
 	*hi = *mean + half;
 }
 
 struct run_state {
-	long *targets, *grouped, *perm, *slot_start;
+	long *targets, *grouped, *perm, *swaps, *slot_start;
 	struct sim_target *results;
 	uint8_t *compromised;
-	double *trial_degree, *trial_linkage, *all_degrees;
+	uint64_t *degree_bins;
 	struct worker workers[SIM_MAX_THREADS];
 	int n_workers;
 	struct sim_adversary_plan plan;
@@ -81,18 +75,18 @@ static void run_state_free(struct run_state *st)
 	free(st->targets);
 	free(st->grouped);
 	free(st->perm);
+	free(st->swaps);
 	free(st->slot_start);
 	free(st->results);
 	free(st->compromised);
-	free(st->trial_degree);
-	free(st->trial_linkage);
-	free(st->all_degrees);
+	free(st->degree_bins);
 	for (int i = 0; i < st->n_workers; i++)
 		sim_pass_free(&st->workers[i].pass);
 	sim_adversary_plan_free(&st->plan);
 }
 
-/* This trial's targets: every user, or a partial shuffle of all users. */
+/* This trial's targets: every user, or a partial shuffle of all users,
+ * undone again so the next trial starts from the same order. */
 static long draw_targets(const struct sim_world *w, struct run_state *st, long want,
 			 struct sim_rng *rng)
 {
@@ -106,7 +100,13 @@ static long draw_targets(const struct sim_world *w, struct run_state *st, long w
 		long tmp = st->perm[i];
 		st->perm[i] = st->perm[j];
 		st->perm[j] = tmp;
+		st->swaps[i] = j;
 		st->targets[i] = st->perm[i];
+	}
+	for (long i = want - 1; i >= 0; i--) {
+		long j = st->swaps[i], tmp = st->perm[i];
+		st->perm[i] = st->perm[j];
+		st->perm[j] = tmp;
 	}
 	return want;
 }
@@ -126,6 +126,43 @@ static void group_by_lighthouse(const struct sim_world *w, struct run_state *st,
 	for (int s = w->n_lh; s > 0; s--)
 		st->slot_start[s] = st->slot_start[s - 1];
 	st->slot_start[0] = 0;
+}
+
+/* The passes of one trial, over the workers; worker 0 is this thread, and
+ * a worker whose thread cannot start runs here too, afterwards. */
+static void run_workers(struct run_state *st, const struct trial *t)
+{
+	int started[SIM_MAX_THREADS] = {0};
+	for (int i = 0; i < st->n_workers; i++) {
+		st->workers[i].trial = t;
+		st->workers[i].index = i;
+		st->workers[i].count = st->n_workers;
+	}
+	for (int i = 1; i < st->n_workers; i++)
+		started[i] =
+		    uv_thread_create(&st->workers[i].thread, worker_run, &st->workers[i]) == 0;
+	worker_run(&st->workers[0]);
+	for (int i = 1; i < st->n_workers; i++) {
+		if (started[i])
+			uv_thread_join(&st->workers[i].thread);
+		else
+			worker_run(&st->workers[i]);
+	}
+}
+
+static double degree_quantile(const uint64_t *bins, long all, double q, double lo, double hi)
+{
+	if (q <= 0)
+		return lo;
+	if (q >= 1)
+		return hi;
+	uint64_t rank = (uint64_t)(q * (double)(all - 1)), seen = 0;
+	for (int b = 0; b < DEGREE_BINS; b++) {
+		seen += bins[b];
+		if (seen > rank)
+			return fmin(hi, fmax(lo, (b + 0.5) / DEGREE_BINS));
+	}
+	return hi;
 }
 
 int sim_run(struct sim_world *w, const struct sim_run_config *cfg, struct sim_summary *out,
@@ -151,63 +188,44 @@ int sim_run(struct sim_world *w, const struct sim_run_config *cfg, struct sim_su
 	rc = -ENOMEM;
 	st.targets = malloc(sizeof(long) * (size_t)per_trial);
 	st.grouped = malloc(sizeof(long) * (size_t)per_trial);
-	st.perm = malloc(sizeof(long) * (size_t)w->users);
 	st.slot_start = malloc(sizeof(long) * ((size_t)w->n_lh + 1));
 	st.results = malloc(sizeof(*st.results) * (size_t)per_trial);
 	st.compromised = malloc((size_t)w->n);
-	st.trial_degree = malloc(sizeof(double) * (size_t)cfg->trials);
-	st.trial_linkage = malloc(sizeof(double) * (size_t)cfg->trials);
-	st.all_degrees = malloc(sizeof(double) * (size_t)per_trial * (size_t)cfg->trials);
-	if (!st.targets || !st.grouped || !st.perm || !st.slot_start || !st.results ||
-	    !st.compromised || !st.trial_degree || !st.trial_linkage || !st.all_degrees) {
-		snprintf(err, err_len, "out of memory for %ld targets x %d trials", per_trial,
-			 cfg->trials);
-		goto out;
+	st.degree_bins = calloc(DEGREE_BINS, sizeof(uint64_t));
+	int sampling = per_trial < w->users;
+	if (sampling) {
+		st.perm = malloc(sizeof(long) * (size_t)w->users);
+		st.swaps = malloc(sizeof(long) * (size_t)per_trial);
 	}
-	for (long u = 0; u < w->users; u++)
+	if (!st.targets || !st.grouped || !st.slot_start || !st.results || !st.compromised ||
+	    !st.degree_bins || (sampling && (!st.perm || !st.swaps)))
+		goto nomem;
+	for (long u = 0; sampling && u < w->users; u++)
 		st.perm[u] = u;
 	for (st.n_workers = 0; st.n_workers < threads; st.n_workers++)
 		if (sim_pass_init(&st.workers[st.n_workers].pass, w->n) < 0)
-			goto out;
-	out->peak_bytes = w->bytes + (size_t)threads * (size_t)w->n * (5 * 4 + 8) +
-			  (size_t)w->users * sizeof(long) +
-			  (size_t)per_trial * (size_t)cfg->trials * sizeof(double);
+			goto nomem;
 
 	double entropy_sum = 0, effective_sum = 0, hops_sum = 0;
-	double compromised_sum = 0, compromised_portals_sum = 0;
+	double compromised_sum = 0, compromised_portals_sum = 0, chosen_portals_sum = 0;
+	double trial_degree_sum = 0, trial_degree_sq = 0, trial_linkage_sum = 0,
+	       trial_linkage_sq = 0, target_degree_sq = 0, linked_all = 0;
+	double degree_min = 1, degree_max = 0;
 	long all = 0;
 	for (int trial = 0; trial < cfg->trials; trial++) {
 		struct sim_rng rng;
 		sim_rng_init(&rng, cfg->seed, (uint64_t)trial + 1);
-		sim_adversary_draw(&st.plan, w, &rng, st.compromised);
+		int chosen_portals;
+		sim_adversary_draw(&st.plan, w, &rng, st.compromised, &chosen_portals);
 		long count = draw_targets(w, &st, per_trial, &rng);
 		group_by_lighthouse(w, &st, count);
-
 		struct trial t = {.w = w,
 				  .compromised = st.compromised,
 				  .timing = cfg->adversary.timing,
 				  .targets = st.grouped,
 				  .slot_start = st.slot_start,
 				  .results = st.results};
-		for (int i = 0; i < st.n_workers; i++) {
-			st.workers[i] = (struct worker){.trial = &t,
-							.pass = st.workers[i].pass,
-							.index = i,
-							.count = st.n_workers};
-		}
-		/* Worker 0 is this thread; a worker whose thread cannot start
-		 * runs here too, afterwards. */
-		int started[SIM_MAX_THREADS] = {0};
-		for (int i = 1; i < st.n_workers; i++)
-			started[i] = uv_thread_create(&st.workers[i].thread, worker_run,
-						      &st.workers[i]) == 0;
-		worker_run(&st.workers[0]);
-		for (int i = 1; i < st.n_workers; i++) {
-			if (started[i])
-				uv_thread_join(&st.workers[i].thread);
-			else
-				worker_run(&st.workers[i]);
-		}
+		run_workers(&st, &t);
 
 		int bad = 0, portals_bad = 0;
 		for (int x = 0; x < w->n; x++) {
@@ -217,6 +235,7 @@ int sim_run(struct sim_world *w, const struct sim_run_config *cfg, struct sim_su
 		}
 		compromised_sum += bad;
 		compromised_portals_sum += portals_bad;
+		chosen_portals_sum += chosen_portals;
 		double degree_sum = 0, linked = 0;
 		for (long i = 0; i < count; i++) {
 			const struct sim_target *r = &st.results[i];
@@ -225,8 +244,12 @@ int sim_run(struct sim_world *w, const struct sim_run_config *cfg, struct sim_su
 			effective_sum += exp2(r->entropy);
 			hops_sum += r->hops;
 			degree_sum += d;
+			target_degree_sq += d * d;
 			linked += r->full_linkage;
-			st.all_degrees[all++] = d;
+			degree_min = fmin(degree_min, d);
+			degree_max = fmax(degree_max, d);
+			int bin = (int)(d * DEGREE_BINS);
+			st.degree_bins[bin < 0 ? 0 : bin >= DEGREE_BINS ? DEGREE_BINS - 1 : bin]++;
 			if (cfg->per_target) {
 				int portal, lighthouse;
 				sim_world_user(w, st.grouped[i], &portal, &lighthouse);
@@ -236,8 +259,12 @@ int sim_run(struct sim_world *w, const struct sim_run_config *cfg, struct sim_su
 					r->full_linkage);
 			}
 		}
-		st.trial_degree[trial] = degree_sum / (double)count;
-		st.trial_linkage[trial] = linked / (double)count;
+		all += count;
+		linked_all += linked;
+		trial_degree_sum += degree_sum / (double)count;
+		trial_degree_sq += (degree_sum / (double)count) * (degree_sum / (double)count);
+		trial_linkage_sum += linked / (double)count;
+		trial_linkage_sq += (linked / (double)count) * (linked / (double)count);
 		uint64_t now = uv_hrtime();
 		if (cfg->progress &&
 		    (now - last_progress > 1000000000ull || trial + 1 == cfg->trials)) {
@@ -251,32 +278,34 @@ int sim_run(struct sim_world *w, const struct sim_run_config *cfg, struct sim_su
 	out->targets = per_trial;
 	out->compromised_mean = compromised_sum / cfg->trials;
 	out->compromised_portals_mean = compromised_portals_sum / cfg->trials;
+	out->chosen_portals_mean = chosen_portals_sum / cfg->trials;
 	out->hops_mean = hops_sum / (double)all;
 	out->entropy_mean = entropy_sum / (double)all;
 	out->effective_set_mean = effective_sum / (double)all;
 	if (cfg->trials > 1) {
-		interval(st.trial_degree, cfg->trials, &out->degree_mean, &out->degree_ci_low,
-			 &out->degree_ci_high);
-		interval(st.trial_linkage, cfg->trials, &out->linkage_mean, &out->linkage_ci_low,
-			 &out->linkage_ci_high);
+		interval(cfg->trials, trial_degree_sum, trial_degree_sq, &out->degree_mean,
+			 &out->degree_ci_low, &out->degree_ci_high);
+		interval(cfg->trials, trial_linkage_sum, trial_linkage_sq, &out->linkage_mean,
+			 &out->linkage_ci_low, &out->linkage_ci_high);
 	} else { /* one trial: the spread over its targets */
-		interval(st.all_degrees, (int)all, &out->degree_mean, &out->degree_ci_low,
-			 &out->degree_ci_high);
-		double p = st.trial_linkage[0], half = 1.96 * sqrt(p * (1 - p) / (double)all);
-		out->linkage_mean = p;
-		out->linkage_ci_low = p - half;
-		out->linkage_ci_high = p + half;
+		interval((double)all, trial_degree_sum * (double)all, target_degree_sq,
+			 &out->degree_mean, &out->degree_ci_low, &out->degree_ci_high);
+		interval((double)all, linked_all, linked_all, &out->linkage_mean,
+			 &out->linkage_ci_low, &out->linkage_ci_high);
 	}
 	/* Both are fractions: an interval past 0 or 1 says nothing more. */
 	out->degree_ci_low = fmax(0, out->degree_ci_low);
 	out->degree_ci_high = fmin(1, out->degree_ci_high);
 	out->linkage_ci_low = fmax(0, out->linkage_ci_low);
 	out->linkage_ci_high = fmin(1, out->linkage_ci_high);
-	qsort(st.all_degrees, (size_t)all, sizeof(double), cmp_double);
 	for (int q = 0; q < 5; q++)
-		out->degree_quantiles[q] = st.all_degrees[(size_t)((double)(all - 1) * q / 4.0)];
+		out->degree_quantiles[q] =
+		    degree_quantile(st.degree_bins, all, q / 4.0, degree_min, degree_max);
 	out->seconds = (double)(uv_hrtime() - start_ns) / 1e9;
 	rc = 0;
+	goto out;
+nomem:
+	snprintf(err, err_len, "out of memory for %ld targets and %d threads", per_trial, threads);
 out:
 	run_state_free(&st);
 	return rc;

@@ -153,6 +153,7 @@ struct sim_summary {
 	long targets;
 	double compromised_mean; /* nodes per trial */
 	double compromised_portals_mean;
+	double chosen_portals_mean; /* of those, chosen (fixed, central, random), not by pf */
 	double hops_mean;
 	double entropy_mean;		      /* H over all targets */
 	double effective_set_mean;	      /* 2^H */
@@ -160,9 +161,9 @@ struct sim_summary {
 	double degree_ci_low, degree_ci_high; /* 95 %, over trials */
 	double linkage_mean;		      /* fraction with H = 0 */
 	double linkage_ci_low, linkage_ci_high;
-	double degree_quantiles[5]; /* min, 25 %, median, 75 %, max over targets */
+	double degree_quantiles[5]; /* min, 25 %, median, 75 %, max over targets
+				       (the middle three to 1/65,536) */
 	double seconds;
-	size_t peak_bytes; /* the world's and the run's own allocations */
 };
 
 int sim_run(struct sim_world *w, const struct sim_run_config *cfg, struct sim_summary *out,

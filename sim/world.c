@@ -7,6 +7,8 @@
 
 #include "sim/rng.h"
 
+#include "util/util.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -257,6 +259,25 @@ static int draw(struct sim_rng *r, struct sim_spread spread, const double *cdf, 
 	return lo;
 }
 
+/* Forgets a population that could not be completed, so the world is
+ * never left half-built. */
+static void population_reset(struct sim_world *w)
+{
+	free(w->user_portal);
+	free(w->user_lh);
+	free(w->users_at);
+	free(w->peopled);
+	free(w->lh_pop_start);
+	free(w->lh_pop_portal);
+	free(w->lh_pop_count);
+	w->user_portal = w->user_lh = w->users_at = w->peopled = NULL;
+	w->lh_pop_start = NULL;
+	w->lh_pop_portal = w->lh_pop_count = NULL;
+	w->users = 0;
+	w->n_peopled = 0;
+	w->home_nearest = 0;
+}
+
 static int population_begin(struct sim_world *w, long users, char *err, size_t err_len)
 {
 	if (w->user_portal) {
@@ -270,27 +291,36 @@ static int population_begin(struct sim_world *w, long users, char *err, size_t e
 	w->users = users;
 	w->user_portal = world_alloc(w, (size_t)users, sizeof(int32_t));
 	w->user_lh = world_alloc(w, (size_t)users, sizeof(int32_t));
-	if (!w->user_portal || !w->user_lh)
+	if (!w->user_portal || !w->user_lh) {
+		population_reset(w);
+		snprintf(err, err_len, "out of memory for %ld users", users);
 		return -ENOMEM;
+	}
 	return 0;
+}
+
+/* The last step of both ways in: index, or forget. */
+static int population_end(struct sim_world *w, char *err, size_t err_len)
+{
+	if (sim_world_index_population(w) == 0)
+		return 0;
+	snprintf(err, err_len, "out of memory indexing %ld users", w->users);
+	population_reset(w);
+	return -ENOMEM;
 }
 
 int sim_population_random(struct sim_world *w, long users, struct sim_spread place,
 			  struct sim_spread home, uint64_t seed, char *err, size_t err_len)
 {
-	int rc = population_begin(w, users, err, err_len);
-	if (rc < 0)
-		return rc;
 	if (place.kind == SIM_SPREAD_NEAREST) {
 		snprintf(err, err_len, "users are placed uniform or zipf:S, not nearest");
 		return -EINVAL;
 	}
 	int *portals = malloc(sizeof(int) * (size_t)w->n);
 	double *place_cdf = NULL, *home_cdf = NULL;
-	int n_portals = 0;
-	rc = -ENOMEM;
+	int n_portals = 0, rc = -ENOMEM;
 	if (!portals)
-		goto out;
+		goto nomem;
 	for (int x = 0; x < w->n; x++)
 		if (w->topo->nodes[x].roles & TOPO_ROLE_PORTAL)
 			portals[n_portals++] = x;
@@ -300,8 +330,11 @@ int sim_population_random(struct sim_world *w, long users, struct sim_spread pla
 		goto out;
 	}
 	if (place.kind == SIM_SPREAD_ZIPF && !(place_cdf = zipf_table(n_portals, place.zipf_s)))
-		goto out;
+		goto nomem;
 	if (home.kind == SIM_SPREAD_ZIPF && !(home_cdf = zipf_table(w->n_lh, home.zipf_s)))
+		goto nomem;
+	rc = population_begin(w, users, err, err_len);
+	if (rc < 0)
 		goto out;
 	struct sim_rng rng;
 	sim_rng_init(&rng, seed, 0);
@@ -313,7 +346,10 @@ int sim_population_random(struct sim_world *w, long users, struct sim_spread pla
 				    : draw(&rng, home, home_cdf, w->n_lh);
 	}
 	w->home_nearest = home.kind == SIM_SPREAD_NEAREST;
-	rc = sim_world_index_population(w);
+	rc = population_end(w, err, err_len);
+	goto out;
+nomem:
+	snprintf(err, err_len, "out of memory");
 out:
 	free(portals);
 	free(place_cdf);
@@ -371,32 +407,47 @@ int sim_population_load(struct sim_world *w, const char *path, long max_users, c
 			size_t err_len)
 {
 	struct population_file f = {.w = w, .max_users = max_users};
+	char detail[200] = "";
+	uint8_t *text = NULL;
+	size_t len;
 	if (max_users > SIM_MAX_USERS)
 		f.max_users = SIM_MAX_USERS;
-	char detail[200] = "";
 	f.err = detail;
 	f.err_len = sizeof(detail);
-	int line = ini_parse(path, population_line, &f);
+	/* Read once, parse twice (count, then fill) from the same bytes: a
+	 * file that changes in between, or a pipe, cannot disagree with
+	 * itself. A line per portal and lighthouse stays far below 64 MiB. */
+	int rc = util_read_file(path, 64u << 20, &text, &len);
+	if (rc < 0) {
+		snprintf(err, err_len, "%s: cannot be read (%s)", path,
+			 rc == -EINVAL	? "not a regular file"
+			 : rc == -EFBIG ? "larger than 64 MiB"
+					: strerror(-rc));
+		return -EINVAL;
+	}
+	int line =
+	    strlen((char *)text) == len ? ini_parse_string((char *)text, population_line, &f) : -2;
 	if (line == 0 && f.users == 0)
 		snprintf(detail, sizeof(detail), "no users");
 	if (line != 0 || f.users == 0) {
-		if (line < 0)
-			snprintf(err, err_len, "%s: cannot be read", path);
+		if (line == -2)
+			snprintf(err, err_len, "%s: holds a NUL byte: not a text file", path);
 		else
 			snprintf(err, err_len, "%s:%d: %s", path, line,
 				 detail[0] ? detail : "not INI");
-		return -EINVAL;
+		rc = -EINVAL;
+		goto out;
 	}
-	int rc = population_begin(w, f.users, err, err_len);
+	rc = population_begin(w, f.users, err, err_len);
 	if (rc < 0)
-		return rc;
+		goto out;
 	f.users = 0;
 	f.fill = 1;
-	if (ini_parse(path, population_line, &f) != 0 || f.users != w->users) {
-		snprintf(err, err_len, "%s: changed while being read", path);
-		return -EIO;
-	}
-	return sim_world_index_population(w);
+	ini_parse_string((char *)text, population_line, &f);
+	rc = population_end(w, err, err_len);
+out:
+	free(text);
+	return rc;
 }
 
 long sim_world_users(const struct sim_world *w)

@@ -51,18 +51,18 @@ int sim_world_index_population(struct sim_world *w);
 
 /* --- entropy.c: one pass over a lighthouse's routing tree ---------------- */
 
-/* Per node x, over the circuits and users whose route to the lighthouse
- * passes x (x's subtree in the routing tree):
- *   circuits     circuits to the lighthouse (users homed there)
- *   known        of those, users at colluding portals (the adversary knows
- *                them and that their circuit goes there)
- *   candidates   users at honest portals who could be homed there
- *   open_*       the same two, not behind any colluding node below x
- *   closed       sum over the colluding nodes g nearest x of
- *                (circuits - known) * log2(candidates / (circuits - known))
- *                taken at g: what each such node's view leaves uncertain. */
+/* Per node x of a lighthouse's routing tree (x's subtree: the circuits
+ * and users whose route to the lighthouse passes x):
+ *   circuits         circuits to the lighthouse through x
+ *   open_circuits    of those, the unknown ones (from honest portals) of
+ *                    x's region: not behind a cut, an honest node whose
+ *                    next hop colludes
+ *   open_candidates  the users at honest portals of x's region who could
+ *                    be homed on the lighthouse
+ *   closed           the sum of n * log2(m / n) over the cuts below x, n
+ *                    and m their regions' open circuits and candidates. */
 struct sim_pass {
-	int32_t *circuits, *known, *candidates, *open_circuits, *open_candidates;
+	int32_t *circuits, *open_circuits, *open_candidates;
 	double *closed;
 };
 int sim_pass_init(struct sim_pass *p, int n);
@@ -80,14 +80,16 @@ struct sim_adversary_plan {
 	const struct sim_adversary *spec;
 	int *pool; /* random draws come from here (class members not fixed) */
 	int n_pool;
+	int *swaps;   /* a trial's shuffle, to undo it */
 	int *central; /* the central_m most central class members */
 };
 int sim_adversary_plan_init(struct sim_adversary_plan *plan, const struct sim_world *w,
 			    const struct sim_adversary *spec, char *err, size_t err_len);
 void sim_adversary_plan_free(struct sim_adversary_plan *plan);
 struct sim_rng;
-/* Fills compromised[n] for one trial. */
+/* Fills compromised[n] for one trial; *chosen_portals counts the portals
+ * among the fixed, central and random colluders (not those of pf). */
 void sim_adversary_draw(struct sim_adversary_plan *plan, const struct sim_world *w,
-			struct sim_rng *rng, uint8_t *compromised);
+			struct sim_rng *rng, uint8_t *compromised, int *chosen_portals);
 
 #endif

@@ -129,13 +129,14 @@ static void test_no_adversary_is_full_anonymity(void **state)
 }
 
 /* n2 colludes. The target (u6, at n6, homed on n1) is one of n1's 4
- * circuits; n2 saw exactly one of them pass, from n5 or n6 (3 users); the
- * other 3 came straight from n3 or n4 (4 users). */
+ * circuits; n2 saw exactly one of them pass, and saw it come from n6,
+ * which has one user; the other 3 came straight from n3 or n4 (4 users).
+ * n5's users are out: n2 saw no circuit for n1 come from n5. */
 static void test_colluding_router_splits_the_set(void **state)
 {
 	struct world_fixture f;
 	hand_world(&f, "n2");
-	double expect = entropy_of(2, 3, 1.0 / 12, 4, 3.0 / 16);
+	double expect = entropy_of(2, 1, 1.0 / 4, 4, 3.0 / 16);
 	assert_true(fabs(entropy_for(&f, SIM_TIMING_NONE, 6) - expect) < EPS);
 	/* The same for a target that came straight from n3. */
 	assert_true(fabs(entropy_for(&f, SIM_TIMING_NONE, 0) - expect) < EPS);
@@ -312,6 +313,28 @@ static void test_nearest_homing_narrows_the_set(void **state)
 	topo_free(t);
 }
 
+/* A population that cannot be made leaves no half-built world behind. */
+static void test_failed_population_leaves_no_trace(void **state)
+{
+	struct topo *t;
+	struct sim_world *w;
+	char err[256];
+	shape_topo("2x2", "depth:1", &t);
+	assert_int_equal(sim_world_new(t, SIM_POLICY_TREE, &w, err, sizeof(err)), 0);
+	struct sim_spread uniform = {.kind = SIM_SPREAD_UNIFORM};
+	struct sim_spread nearest = {.kind = SIM_SPREAD_NEAREST};
+	assert_int_equal(sim_population_random(w, 10, nearest, uniform, 1, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(sim_world_users(w), 0);
+	struct sim_run_config cfg = {.trials = 1, .targets = 1, .threads = 1};
+	struct sim_summary sum;
+	assert_int_equal(sim_run(w, &cfg, &sum, err, sizeof(err)), -EINVAL);
+	assert_int_equal(sim_population_random(w, 10, uniform, uniform, 1, err, sizeof(err)), 0);
+	assert_int_equal(sim_run(w, &cfg, &sum, err, sizeof(err)), 0);
+	sim_world_free(w);
+	topo_free(t);
+}
+
 /* The paper's formula at values worked by hand. */
 static void test_formula_hand_values(void **state)
 {
@@ -480,6 +503,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_chain),
     cmocka_unit_test(test_relabelling_changes_nothing),
     cmocka_unit_test(test_nearest_homing_narrows_the_set),
+    cmocka_unit_test(test_failed_population_leaves_no_trace),
     cmocka_unit_test(test_formula_hand_values),
     cmocka_unit_test(test_shape_parse_and_build),
     cmocka_unit_test(test_policies_reach_and_compare),

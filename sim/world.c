@@ -46,14 +46,10 @@ static void *world_alloc(struct sim_world *w, size_t count, size_t size)
 	return p;
 }
 
-void sim_world_free(struct sim_world *w)
+/* Forgets a population that could not be completed, so the world is
+ * never left half-built. */
+static void population_reset(struct sim_world *w)
 {
-	if (!w)
-		return;
-	free(w->lh_node);
-	free(w->lh_slot);
-	free(w->next);
-	free(w->order);
 	free(w->user_portal);
 	free(w->user_lh);
 	free(w->users_at);
@@ -61,6 +57,23 @@ void sim_world_free(struct sim_world *w)
 	free(w->lh_pop_start);
 	free(w->lh_pop_portal);
 	free(w->lh_pop_count);
+	w->user_portal = w->user_lh = w->users_at = w->peopled = NULL;
+	w->lh_pop_start = NULL;
+	w->lh_pop_portal = w->lh_pop_count = NULL;
+	w->users = 0;
+	w->n_peopled = 0;
+	w->home_nearest = 0;
+}
+
+void sim_world_free(struct sim_world *w)
+{
+	if (!w)
+		return;
+	population_reset(w);
+	free(w->lh_node);
+	free(w->lh_slot);
+	free(w->next);
+	free(w->order);
 	free(w->nearest);
 	free(w);
 }
@@ -257,25 +270,6 @@ static int draw(struct sim_rng *r, struct sim_spread spread, const double *cdf, 
 			lo = mid + 1;
 	}
 	return lo;
-}
-
-/* Forgets a population that could not be completed, so the world is
- * never left half-built. */
-static void population_reset(struct sim_world *w)
-{
-	free(w->user_portal);
-	free(w->user_lh);
-	free(w->users_at);
-	free(w->peopled);
-	free(w->lh_pop_start);
-	free(w->lh_pop_portal);
-	free(w->lh_pop_count);
-	w->user_portal = w->user_lh = w->users_at = w->peopled = NULL;
-	w->lh_pop_start = NULL;
-	w->lh_pop_portal = w->lh_pop_count = NULL;
-	w->users = 0;
-	w->n_peopled = 0;
-	w->home_nearest = 0;
 }
 
 static int population_begin(struct sim_world *w, long users, char *err, size_t err_len)

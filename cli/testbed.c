@@ -22,10 +22,15 @@
 #include <uv.h>
 
 #define TESTBED_MAX_NODES 1000
+#define TESTBED_MAX_DEPTH 16
 
 struct testbed_options {
 	const char *dir;
-	int depth, fanout;
+	int depth;		       /* levels below the root (--tree) */
+	int fanout[TESTBED_MAX_DEPTH]; /* children per node at each level */
+	const char *topology;	       /* --topology FILE instead of --tree */
+	const char *tree_text;	       /* as given, for messages */
+	int netns;
 	const char *log_level;
 	int timeout_s;
 	int kill;
@@ -33,6 +38,7 @@ struct testbed_options {
 	const char *lighthouse, *portals;
 	/* ua add: the SIP front */
 	const char *sip_listen, *sip_direct, *contacts, *password_file, *digest;
+	const char *out; /* graph: the output prefix */
 };
 
 #define TESTBED_MAX_USERS 2000
@@ -129,12 +135,49 @@ static void assign_roles(struct topo_entry *e, int n, int depth)
 		e[0].roles |= TOPO_ROLE_LIGHTHOUSE;
 }
 
+/* Ids, parents and roles from --tree: node-0 the root, then level by
+ * level, each node's children a run of fanout[level] (so every ring is in
+ * directory order). */
+static int tree_entries(const struct testbed_options *o, struct topo_entry **out, int *count)
+{
+	long n = 1, level = 1;
+	for (int d = 0; d < o->depth; d++) {
+		level *= o->fanout[d];
+		n += level;
+		if (n > TESTBED_MAX_NODES) {
+			fprintf(stderr, "anosip testbed: --tree %s has more than %d nodes\n",
+				o->tree_text, TESTBED_MAX_NODES);
+			return -E2BIG;
+		}
+	}
+	struct topo_entry *e = calloc((size_t)n, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	long next = 1, first = 0, size = 1;
+	for (int d = 0; d <= o->depth; d++) {
+		for (long i = first; i < first + size; i++) {
+			snprintf(e[i].id, sizeof(e[i].id), "node-%ld", i);
+			for (int c = 0; d < o->depth && c < o->fanout[d]; c++, next++)
+				snprintf(e[next].parent, sizeof(e[next].parent), "node-%ld", i);
+		}
+		first += size;
+		if (d < o->depth)
+			size *= o->fanout[d];
+	}
+	assign_roles(e, (int)n, o->depth);
+	*out = e;
+	*count = (int)n;
+	return 0;
+}
+
+/* Addresses, keys, the topology file and the node configs for the
+ * entries (ids, parents and roles already set). */
 static int generate(const struct testbed_options *o, struct topo_entry *e, int n)
 {
 	char path[4096];
 	int *ports = calloc((size_t)n, sizeof(int));
 	FILE *topo_file = NULL;
-	int rc = ports ? tb_pick_ports(n, ports) : -ENOMEM;
+	int rc = ports ? (o->netns ? 0 : tb_pick_ports(n, ports)) : -ENOMEM;
 	if (rc < 0)
 		goto out;
 	struct keys_pair k;
@@ -151,18 +194,17 @@ static int generate(const struct testbed_options *o, struct topo_entry *e, int n
 		rc = -errno;
 		goto out;
 	}
-	fprintf(topo_file, "# written by anosip testbed up --tree %dx%d\n[directory]\nserial = 1\n",
-		o->depth, o->fanout);
-	/* Breadth-first ids: node-0 is the root, each level follows. */
-	int next_child = 1;
+	fprintf(topo_file, "# written by anosip testbed up %s %s%s\n[directory]\nserial = 1\n",
+		o->topology ? "--topology" : "--tree", o->topology ? o->topology : o->tree_text,
+		o->netns ? " --netns" : "");
 	for (int i = 0; i < n; i++) {
-		snprintf(e[i].id, sizeof(e[i].id), "node-%d", i);
-		snprintf(e[i].address, sizeof(e[i].address), "127.0.0.1:%d", ports[i]);
+		if (o->netns)
+			rc = tb_netns_node_address(i, e[i].address, sizeof(e[i].address));
+		else
+			snprintf(e[i].address, sizeof(e[i].address), "127.0.0.1:%d", ports[i]);
+		if (rc < 0)
+			goto out;
 	}
-	for (int i = 0; i < n && next_child < n; i++)
-		for (int c = 0; c < o->fanout && next_child < n; c++)
-			snprintf(e[next_child++].parent, sizeof(e[0].parent), "%s", e[i].id);
-	assign_roles(e, n, o->depth);
 	for (int i = 0; i < n; i++) {
 		tb_path(path, sizeof(path), o->dir, e[i].id, "");
 		rc = keys_generate(&k);
@@ -225,10 +267,11 @@ static void print_nodes(const char *dir, const struct topo *t)
 	static char users[TESTBED_MAX_USERS][64];
 	int n_users = tb_ua_list(dir, users, TESTBED_MAX_USERS);
 	for (int i = 0; i < n_users; i++) {
-		char name[80];
+		char name[80], address[64] = "-";
 		snprintf(name, sizeof(name), "ua-%.60s", users[i]);
+		tb_netns_of(dir, name, NULL, 0, address, sizeof(address));
 		printf("%-10s %-8d %-22s %-10s %-18s %s/%s.sock\n", name,
-		       (int)tb_read_pid(dir, name), "-", "-", "user", dir, name);
+		       (int)tb_read_pid(dir, name), address, "-", "user", dir, name);
 	}
 }
 
@@ -289,25 +332,57 @@ static int testbed_down(const char *dir)
 	}
 	for (int i = 0; i < t->n; i++)
 		tb_stop(dir, t->nodes[i].id, 0);
-	printf("testbed in %s stopped (%d nodes, %d users)\n", dir, t->n, n_users);
+	int netns = tb_netns_enabled(dir);
+	if (netns)
+		tb_netns_teardown(dir);
+	printf("testbed in %s stopped (%d nodes, %d users%s)\n", dir, t->n, n_users,
+	       netns ? ", namespaces and bridge removed" : "");
 	topo_free(t);
 	return 0;
 }
 
+/* A --topology file needs what the testbed's own trees have. */
+static int layout_usable(const struct topo_entry *e, int n, const char *path)
+{
+	unsigned have = 0;
+	for (int i = 0; i < n; i++)
+		have |= e[i].roles;
+	const unsigned need[] = {TOPO_ROLE_LIGHTHOUSE, TOPO_ROLE_PORTAL, TOPO_ROLE_LOOKUP};
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!(have & need[i])) {
+			char role[32];
+			topo_roles_text(need[i], role, sizeof(role));
+			fprintf(stderr, "anosip testbed: %s: no node has the %s role\n", path,
+				role);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* The processes: with --netns each node first gets its namespace. */
+static int start_nodes(const struct testbed_options *o, const struct topo *t)
+{
+	int rc = 0;
+	if (o->netns && (rc = tb_netns_setup(o->dir)) < 0)
+		return rc;
+	for (int i = 0; i < t->n && rc == 0; i++) {
+		char address[64];
+		if (o->netns)
+			rc = tb_netns_add(o->dir, t->nodes[i].id, i + 1, address, sizeof(address));
+		if (rc == 0)
+			rc = tb_start(o->dir, t->nodes[i].id, "node");
+		if (rc < 0)
+			fprintf(stderr, "anosip testbed: starting %s: %s\n", t->nodes[i].id,
+				strerror(-rc));
+	}
+	return rc;
+}
+
 static int testbed_up(const struct testbed_options *o)
 {
-	if (o->depth < 0 || o->fanout < 1) {
-		fprintf(stderr, "anosip testbed: --tree DEPTHxFANOUT is required (e.g. 2x3)\n");
-		return 2;
-	}
-	long n = 1, level = 1;
-	for (int d = 0; d < o->depth && n <= TESTBED_MAX_NODES; d++) {
-		level *= o->fanout;
-		n += level;
-	}
-	if (n > TESTBED_MAX_NODES) {
-		fprintf(stderr, "anosip testbed: %dx%d has more than %d nodes\n", o->depth,
-			o->fanout, TESTBED_MAX_NODES);
+	if ((o->depth < 0) == !o->topology) {
+		fprintf(stderr, "anosip testbed: one of --tree DEPTHxFANOUT (e.g. 2x3, or fan-out "
+				"per level: 3,2,4) and --topology FILE\n");
 		return 2;
 	}
 	if (mkdir(o->dir, 0700) < 0 && errno != EEXIST) {
@@ -318,40 +393,45 @@ static int testbed_up(const struct testbed_options *o)
 	char auth_pub[4096];
 	tb_path(auth_pub, sizeof(auth_pub), o->dir, "authority", ".pub");
 	if (access(auth_pub, F_OK) == 0 && tb_load(o->dir, &old) == 0) {
+		int running = tb_netns_enabled(o->dir);
 		for (int i = 0; i < old->n; i++)
-			if (tb_read_pid(o->dir, old->nodes[i].id)) {
-				fprintf(stderr,
-					"anosip testbed: a testbed is running in %s "
-					"(testbed down --dir %s first)\n",
-					o->dir, o->dir);
-				topo_free(old);
-				return 1;
-			}
+			running |= tb_read_pid(o->dir, old->nodes[i].id) != 0;
 		topo_free(old);
+		if (running) {
+			fprintf(stderr,
+				"anosip testbed: a testbed is running in %s "
+				"(testbed down --dir %s first)\n",
+				o->dir, o->dir);
+			return 1;
+		}
 	}
-	struct topo_entry *e = calloc((size_t)n, sizeof(*e));
+	struct topo_entry *e = NULL;
 	struct topo *t = NULL;
 	char err[512];
-	int status = 1;
-	int rc = e ? generate(o, e, (int)n) : -ENOMEM;
+	int n = 0, status = 1, rc;
+	if (o->topology) {
+		rc = tb_layout_load(o->topology, &e, &n, err, sizeof(err));
+		if (rc < 0) {
+			fprintf(stderr, "anosip testbed: %s\n", err);
+			return 1;
+		}
+		if (layout_usable(e, n, o->topology) < 0)
+			goto out;
+	} else if (tree_entries(o, &e, &n) < 0) {
+		return 2;
+	}
+	rc = generate(o, e, n);
 	if (rc == 0)
-		rc = sign_directory(o->dir, e, (int)n);
+		rc = sign_directory(o->dir, e, n);
 	if (rc < 0) {
 		fprintf(stderr, "anosip testbed: writing %s: %s\n", o->dir, strerror(-rc));
 		goto out;
 	}
-	if (topo_build(e, (int)n, 1, &t, err, sizeof(err)) < 0) {
+	if (topo_build(e, n, 1, &t, err, sizeof(err)) < 0) {
 		fprintf(stderr, "anosip testbed: %s\n", err);
 		goto out;
 	}
-	for (int i = 0; i < t->n; i++) {
-		rc = tb_start(o->dir, t->nodes[i].id, "node");
-		if (rc < 0) {
-			fprintf(stderr, "anosip testbed: starting %s: %s\n", t->nodes[i].id,
-				strerror(-rc));
-			break;
-		}
-	}
+	rc = start_nodes(o, t);
 	if (rc == 0)
 		rc = wait_ready(o->dir, t, o->timeout_s);
 	if (rc == 0 && o->users > 0)
@@ -360,7 +440,13 @@ static int testbed_up(const struct testbed_options *o)
 		testbed_down(o->dir);
 		goto out;
 	}
-	printf("testbed %dx%d up in %s: %d nodes, all links up", o->depth, o->fanout, o->dir, t->n);
+	printf("testbed %s up in %s: %d nodes, all links up",
+	       o->topology ? o->topology : o->tree_text, o->dir, t->n);
+	if (o->netns) {
+		char bridge[32] = "?";
+		tb_netns_bridge(o->dir, bridge, sizeof(bridge));
+		printf(", a network namespace each on bridge %s", bridge);
+	}
 	if (o->users)
 		printf(", %d users with open circuits", o->users);
 	printf("\n");
@@ -381,14 +467,24 @@ static int cmd_ua_verb(const struct testbed_options *o, const struct topo *t, co
 				"anosip testbed ua add: --lighthouse and --portals are needed\n");
 			return 2;
 		}
-		char name[1][64], extra[2048] = "";
+		char name[1][64], extra[2048] = "", address[64] = "127.0.0.1", direct[128] = "";
 		snprintf(name[0], 64, "%s", argv[0]);
+		if (tb_netns_enabled(o->dir)) {
+			char process[80];
+			snprintf(process, sizeof(process), "ua-%.60s", argv[0]);
+			if (tb_netns_add(o->dir, process, 0, address, sizeof(address)) < 0)
+				return 1;
+		}
+		/* --sip-direct :PORT is this ua's own address (its namespace's). */
+		if (o->sip_direct)
+			snprintf(direct, sizeof(direct), "%s%s",
+				 o->sip_direct[0] == ':' ? address : "", o->sip_direct);
 		size_t n = 0;
 		if (o->sip_listen)
-			n += (size_t)snprintf(
-			    extra + n, sizeof(extra) - n,
-			    "sip_listen = %s\nsip_direct = %s\nstate = ua-%s.db\n", o->sip_listen,
-			    o->sip_direct ? o->sip_direct : "", argv[0]);
+			n +=
+			    (size_t)snprintf(extra + n, sizeof(extra) - n,
+					     "sip_listen = %s\nsip_direct = %s\nstate = ua-%s.db\n",
+					     o->sip_listen, direct, argv[0]);
 		if (o->contacts && n < sizeof(extra))
 			n += (size_t)snprintf(extra + n, sizeof(extra) - n, "contacts = %s\n",
 					      o->contacts);
@@ -406,7 +502,9 @@ static int cmd_ua_verb(const struct testbed_options *o, const struct topo *t, co
 			0 ||
 		    tb_ua_wait(o->dir, name, 1, o->timeout_s) < 0)
 			return 1;
-		printf("ua %s: circuit open to %s\n", argv[0], o->lighthouse);
+		printf("ua %s: circuit open to %s%s%s\n", argv[0], o->lighthouse,
+		       tb_netns_enabled(o->dir) ? ", its namespace's address " : "",
+		       tb_netns_enabled(o->dir) ? address : "");
 		return 0;
 	}
 	if (strcmp(verb, "wait") == 0 && argc >= 1) {
@@ -421,26 +519,55 @@ static int cmd_ua_verb(const struct testbed_options *o, const struct topo *t, co
 	return 2;
 }
 
+/* "DxF" (D levels of fan-out F; 0xF is a lone root) or "F1,F2,..." (the
+ * fan-out of each level). */
+static int parse_tree(const char *text, struct testbed_options *o)
+{
+	int depth, fanout, used;
+	o->tree_text = text;
+	if (sscanf(text, "%dx%d%n", &depth, &fanout, &used) == 2 && !text[used]) {
+		if (depth < 0 || depth > TESTBED_MAX_DEPTH || fanout < 1)
+			return -EINVAL;
+		o->depth = depth;
+		for (int d = 0; d < depth; d++)
+			o->fanout[d] = fanout;
+		return 0;
+	}
+	o->depth = 0;
+	for (const char *p = text; *p;) {
+		char *end;
+		long f = strtol(p, &end, 10);
+		if (end == p || f < 1 || f > TESTBED_MAX_NODES || o->depth == TESTBED_MAX_DEPTH ||
+		    (*end && *end != ','))
+			return -EINVAL;
+		o->fanout[o->depth++] = (int)f;
+		p = *end ? end + 1 : end;
+	}
+	return o->depth > 0 ? 0 : -EINVAL;
+}
+
 static void usage(void)
 {
 	fprintf(
 	    stderr,
-	    "usage: anosip testbed up --tree DEPTHxFANOUT --dir DIR [--log-level LEVEL] "
-	    "[--timeout SECONDS]\n"
+	    "usage: anosip testbed up --tree DEPTHxFANOUT|F1,F2,... | --topology FILE --dir DIR\n"
+	    "           [--netns] [--users N] [--log-level LEVEL] [--timeout SECONDS]\n"
 	    "       anosip testbed down --dir DIR\n"
 	    "       anosip testbed status --dir DIR\n"
 	    "       anosip testbed wait --dir DIR [--timeout SECONDS]\n"
 	    "       anosip testbed start|stop --dir DIR NODE|ua-NICK [--kill]\n"
 	    "       anosip testbed ua add --dir DIR NICK --lighthouse NODE --portals \"P1 P2\"\n"
-	    "           [--sip-listen IP:PORT --sip-direct IP:PORT] [--contacts \"N1 N2\"]\n"
+	    "           [--sip-listen IP:PORT --sip-direct IP:PORT|:PORT] [--contacts \"N1 N2\"]\n"
 	    "           [--password-file FILE] [--digest \"SHA-256 MD5\"]\n"
 	    "       anosip testbed ua wait --dir DIR NICK... [--timeout SECONDS]\n"
-	    "  up also takes --users N: user-1..N homed round-robin on the lighthouses\n");
+	    "       anosip testbed graph --dir DIR [--out PREFIX]   (PREFIX.dot, PREFIX.svg)\n"
+	    "  --users N: user-1..N homed round-robin on the lighthouses\n"
+	    "  --netns: every node and ua in a network namespace of its own (root)\n");
 }
 
 int cmd_testbed(int argc, char **argv)
 {
-	struct testbed_options o = {.depth = -1, .fanout = 0, .log_level = "info", .timeout_s = 30};
+	struct testbed_options o = {.depth = -1, .log_level = "info", .timeout_s = 30};
 	if (argc < 2) {
 		usage();
 		return 2;
@@ -459,6 +586,9 @@ int cmd_testbed(int argc, char **argv)
 						 {"contacts", required_argument, NULL, 'C'},
 						 {"password-file", required_argument, NULL, 'W'},
 						 {"digest", required_argument, NULL, 'G'},
+						 {"out", required_argument, NULL, 'O'},
+						 {"netns", no_argument, NULL, 'N'},
+						 {"topology", required_argument, NULL, 'Y'},
 						 {NULL, 0, NULL, 0}};
 	int opt;
 	/* `testbed ua VERB ...`: the verb is the next word. */
@@ -469,15 +599,23 @@ int cmd_testbed(int argc, char **argv)
 	}
 	const char *ua_verb = ua ? argv[2] : NULL;
 	optind = ua ? 3 : 2;
-	while ((opt = getopt_long(argc, argv, "t:d:l:T:ku:L:P:S:D:C:W:G:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:d:l:T:ku:L:P:S:D:C:W:G:O:NY:", longopts, NULL)) !=
+	       -1) {
 		switch (opt) {
 		case 't':
-			if (sscanf(optarg, "%dx%d", &o.depth, &o.fanout) != 2) {
+			if (parse_tree(optarg, &o) < 0) {
 				fprintf(stderr,
-					"anosip testbed: --tree wants DEPTHxFANOUT, got %s\n",
-					optarg);
+					"anosip testbed: --tree wants DEPTHxFANOUT or F1,F2,... "
+					"(1 to %d levels), got %s\n",
+					TESTBED_MAX_DEPTH, optarg);
 				return 2;
 			}
+			break;
+		case 'N':
+			o.netns = 1;
+			break;
+		case 'Y':
+			o.topology = optarg;
 			break;
 		case 'd':
 			o.dir = optarg;
@@ -520,6 +658,9 @@ int cmd_testbed(int argc, char **argv)
 		case 'G':
 			o.digest = optarg;
 			break;
+		case 'O':
+			o.out = optarg;
+			break;
 		default:
 			usage();
 			return 2;
@@ -543,6 +684,8 @@ int cmd_testbed(int argc, char **argv)
 		print_nodes(o.dir, t);
 	} else if (strcmp(verb, "wait") == 0) {
 		status = wait_ready(o.dir, t, o.timeout_s) < 0;
+	} else if (strcmp(verb, "graph") == 0) {
+		status = tb_graph(o.dir, t, o.out) < 0;
 	} else if ((strcmp(verb, "start") == 0 || strcmp(verb, "stop") == 0) && optind < argc &&
 		   strncmp(argv[optind], "ua-", 3) == 0) {
 		status = verb[2] == 'a' ? tb_start(o.dir, argv[optind], "ua") < 0

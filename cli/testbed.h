@@ -22,6 +22,34 @@ int tb_start(const char *dir, const char *name, const char *subcommand);
 int tb_stop(const char *dir, const char *name, int hard);
 void tb_sleep_ms(int ms);
 
+/* Namespaces (testbed_netns.c): with --netns every process runs in a
+ * network namespace of its own on a bridge the testbed makes. */
+int tb_netns_enabled(const char *dir);
+/* Makes the bridge and records it in DIR/netns.bridge. */
+int tb_netns_setup(const char *dir);
+/* The namespace for process NAME (a node id or ua-NICK): made, with host
+ * number `host` in the bridge's /16 (0: the next free one), unless it
+ * exists; its address (no port) into address. */
+int tb_netns_add(const char *dir, const char *name, int host, char *address, size_t address_len);
+/* NAME's namespace and address, or -ENOENT when NAME has none. */
+int tb_netns_of(const char *dir, const char *name, char *ns, size_t ns_len, char *address,
+		size_t address_len);
+/* The address node `index` (0-based, directory order) gets: IP:7000. */
+int tb_netns_node_address(int index, char *out, size_t len);
+int tb_netns_bridge(const char *dir, char *out, size_t len);
+/* Deletes every namespace of the testbed and its bridge. */
+int tb_netns_teardown(const char *dir);
+
+/* Layouts (testbed_layout.c): a topology file for `up --topology`, INI
+ * sections [node ID] with parent = and roles =; addresses and keys are
+ * the testbed's to choose. *entries is malloc'd, the caller frees it. */
+int tb_layout_load(const char *path, struct topo_entry **entries, int *n, char *err,
+		   size_t err_len);
+
+/* The picture (testbed_graph.c): the tree, its sibling rings, the users and
+ * the path of every open circuit, as OUT.dot and (with Graphviz) OUT.svg. */
+int tb_graph(const char *dir, const struct topo *t, const char *out);
+
 /* Users (testbed_ua.c): a ua named NICK lives in DIR/ua-NICK.{conf,key,pub,log,pid,sock}. */
 /* extra: more [ua] lines for its config (the SIP front), or NULL. */
 int tb_ua_add(const char *dir, const struct topo *t, const char *nickname, const char *lighthouse,

@@ -122,9 +122,15 @@ int tb_start(const char *dir, const char *name, const char *subcommand)
 	    {.flags = UV_INHERIT_FD, .data.fd = log_fd},
 	    {.flags = UV_INHERIT_FD, .data.fd = log_fd},
 	};
-	char *args[] = {self, (char *)subcommand, "-c", conf, NULL};
+	/* In a --netns testbed the process runs in its namespace: `ip netns
+	 * exec` enters it and execs the command, so the pid stays the same. */
+	char ns[128];
+	char *plain[] = {self, (char *)subcommand, "-c", conf, NULL};
+	char *in_ns[] = {"ip", "netns", "exec", ns, self, (char *)subcommand, "-c", conf, NULL};
+	int netns = tb_netns_of(dir, name, ns, sizeof(ns), NULL, 0) == 0;
+	char **args = netns ? in_ns : plain;
 	uv_process_options_t opts = {
-	    .file = self,
+	    .file = args[0],
 	    .args = args,
 	    .flags = UV_PROCESS_DETACHED,
 	    .stdio_count = 3,

@@ -9,7 +9,8 @@ PACKAGES="build-essential make pkg-config clang clang-format libclang-rt-14-dev
 libsodium-dev libuv1-dev libsqlite3-dev sqlite3
 libprotobuf-c-dev protobuf-c-compiler libinih-dev libcmocka-dev
 python3 tcpdump iproute2 procps psmisc
-libosip2-dev sip-tester baresip-core gnuplot-nox"
+libosip2-dev sip-tester baresip-core gnuplot-nox graphviz
+kamailio kamailio-sqlite-modules"
 
 missing=""
 for p in $PACKAGES; do

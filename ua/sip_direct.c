@@ -242,11 +242,17 @@ static void refuse(struct ua_sip *s, const struct ua_peer *from, osip_message_t 
 void ua_sip_direct_request(struct ua_sip *s, const struct ua_peer *from, osip_message_t *m)
 {
 	const char *method = sip_method(m);
-	int incoming = from->sock == UA_SOCK_DIRECT;
 	int in_dialog = has_to_tag(m);
 	struct sockaddr_storage dest, phone_contact, phone_source;
 	char contact[CIRC_CONTACT_MAX];
 	int have_phone = softphone(s, &phone_contact, &phone_source, contact, sizeof(contact)) == 0;
+	/* Our Record-Route names the direct address, so our own softphone
+	 * sends its in-dialog requests (ACK, BYE) there too: what comes from
+	 * it goes out, whichever socket it reached. (Seen only once the two
+	 * uas were on different hosts: from the listen socket, bound to
+	 * loopback, nothing reaches another host.) */
+	int from_phone = have_phone && same_address(&from->addr, &phone_source);
+	int incoming = from->sock == UA_SOCK_DIRECT && !from_phone;
 	char *text = NULL;
 	size_t len;
 

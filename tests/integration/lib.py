@@ -96,7 +96,8 @@ class Testbed:
     """`anosip testbed` in a private temporary folder (short path: UNIX
     socket paths are limited to 107 bytes)."""
 
-    def __init__(self, tree="2x3", log_level="info", users=0):
+    def __init__(self, tree="2x3", log_level="info", users=0, netns=False):
+        self.netns = netns
         self.tree = tree
         self.log_level = log_level
         self.users = users
@@ -114,8 +115,10 @@ class Testbed:
 
     def up(self, timeout=60):
         users = ["--users", str(self.users)] if self.users else []
+        netns = ["--netns"] if self.netns else []
         p = run([anosip_bin(), "testbed", "up", "--tree", self.tree, "--dir", self.dir,
-                 "--log-level", self.log_level, "--timeout", "30", *users], timeout=timeout)
+                 "--log-level", self.log_level, "--timeout", "30", *users, *netns],
+                timeout=timeout)
         self.up_output = p.stdout
         self.nodes = re.findall(r"^(node-\d+)\s", p.stdout, re.M)
         assert self.nodes, p.stdout

@@ -558,6 +558,37 @@ def start_callee(ua_port, nick, password, domain, ua_host=LOOPBACK, ring_ms=200,
                 hold_ms=ring_ms, timeout_s=timeout_s or wait_s + 15, **kw).start()
 
 
+# --- network namespaces ------------------------------------------------
+
+CLONE_NEWNET = 0x40000000
+
+
+def netns_connect(netns, address, timeout):
+    """A TCP connection made from inside network namespace `netns` (an
+    `ip netns` name). setns() moves only the calling thread, so a helper
+    thread enters the namespace, connects and ends; the socket keeps its
+    namespace and serves this thread like any other."""
+    import ctypes
+    result = {}
+
+    def enter_and_connect():
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            with open(f"/var/run/netns/{netns}") as f:
+                if libc.setns(f.fileno(), CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns {netns}")
+            result["sock"] = socket.create_connection(address, timeout=timeout)
+        except OSError as e:
+            result["error"] = e
+
+    t = threading.Thread(target=enter_and_connect, daemon=True)
+    t.start()
+    t.join(timeout + 5)
+    if "sock" not in result:
+        raise result.get("error") or OSError(f"no connection in {netns}")
+    return result["sock"]
+
+
 # --- baresip -----------------------------------------------------------
 
 def netstring(data):
@@ -611,6 +642,12 @@ class Baresip:
     lifetime_s  baresip's own -t: it quits by itself after that long
     extra_config  {key: value} added to the config file
     account_params  extra ;params on the account line (e.g. "medianat=")
+    netns       a network namespace (`ip netns` name) to run in, as a phone
+                on a host of its own: baresip starts there, its ctrl_tcp is
+                reached from inside it (see netns_connect), its SIP and
+                control ports default to fixed ones (the namespace is
+                empty); pair it with net_interface = the namespace's
+                address so RTP crosses the bridge
 
     Events come from ctrl_tcp as JSON, e.g. {"event":true,"class":"call",
     "type":"CALL_ESTABLISHED","accountaor":"sip:a@d","direction":
@@ -620,7 +657,11 @@ class Baresip:
     def __init__(self, nick, domain=LOOPBACK, password=None, outbound=None, regint=600,
                  register=True, answermode="auto", name=None, sip_port=None, ctrl_port=None,
                  net_interface=LOOPBACK, sip_trace=True, lifetime_s=900, extra_config=None,
-                 account_params="", workdir=None):
+                 account_params="", workdir=None, netns=None):
+        self.netns = netns
+        if netns:
+            sip_port = sip_port or 5062
+            ctrl_port = ctrl_port or 4444
         self.nick = nick
         self.domain = domain
         self.password = password
@@ -730,6 +771,8 @@ class Baresip:
         args = [BARESIP, "-f", self.dir, "-v", "-t", str(int(self.lifetime_s))]
         if self.sip_trace:
             args.append("-s")
+        if self.netns:
+            args = ["ip", "netns", "exec", self.netns, *args]
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, cwd=self.dir, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=subprocess.STDOUT,
@@ -741,7 +784,10 @@ class Baresip:
                 raise AssertionError(f"baresip {self.name} exited {self.proc.returncode}:\n"
                                      + self.log()[-3000:])
             try:
-                self.sock = socket.create_connection((LOOPBACK, self.ctrl_port), timeout=1)
+                if self.netns:
+                    self.sock = netns_connect(self.netns, (LOOPBACK, self.ctrl_port), 1)
+                else:
+                    self.sock = socket.create_connection((LOOPBACK, self.ctrl_port), timeout=1)
                 break
             except OSError:
                 if time.monotonic() > deadline:

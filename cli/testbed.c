@@ -21,28 +21,6 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define TESTBED_MAX_NODES 1000
-#define TESTBED_MAX_DEPTH 16
-
-struct testbed_options {
-	const char *dir;
-	int depth;		       /* levels below the root (--tree) */
-	int fanout[TESTBED_MAX_DEPTH]; /* children per node at each level */
-	const char *topology;	       /* --topology FILE instead of --tree */
-	const char *tree_text;	       /* as given, for messages */
-	int netns;
-	const char *log_level;
-	int timeout_s;
-	int kill;
-	int users;
-	const char *lighthouse, *portals;
-	/* ua add: the SIP front */
-	const char *sip_listen, *sip_direct, *contacts, *password_file, *digest;
-	const char *out; /* graph: the output prefix */
-};
-
-#define TESTBED_MAX_USERS 2000
-
 /* Parses "links_up N" and "neighbours N" out of a status reply. */
 static int node_ready(const char *dir, const char *id)
 {
@@ -77,179 +55,6 @@ static int wait_ready(const char *dir, const struct topo *t, int timeout_s)
 		}
 		tb_sleep_ms(50);
 	}
-}
-
-static int write_node_config(const char *dir, const char *id, unsigned roles, const char *log_level)
-{
-	char path[4096], sock[4096], text[2048];
-	tb_path(path, sizeof(path), dir, id, ".conf");
-	tb_path(sock, sizeof(sock), dir, id, ".sock");
-	if (strlen(sock) >= 108) {
-		fprintf(stderr,
-			"anosip testbed: control socket path %s is too long for a UNIX "
-			"socket; use a shorter --dir\n",
-			sock);
-		return -ENAMETOOLONG;
-	}
-	int n = snprintf(text, sizeof(text),
-			 "# anosip node config, written by anosip testbed\n"
-			 "[node]\nid = %s\nkey = %s.key\ndirectory = directory.bin\n"
-			 "authority = authority.pub\ncontrol = %s.sock\nlog_level = %s\n\n"
-			 "[link]\nkeepalive_ms = 1000\ndead_ms = 5000\n"
-			 "reconnect_min_ms = 100\nreconnect_max_ms = 1000\n",
-			 id, id, id, log_level);
-	if (roles & TOPO_ROLE_LIGHTHOUSE)
-		n += snprintf(text + n, sizeof(text) - (size_t)n,
-			      "\n[lighthouse]\ndatabase = %s.lighthouse.db\nopen_signup = yes\n",
-			      id);
-	if (roles & TOPO_ROLE_LOOKUP)
-		n += snprintf(text + n, sizeof(text) - (size_t)n,
-			      "\n[lookup]\ndatabase = %s.lookup.db\n", id);
-	if (roles & TOPO_ROLE_IDDIR)
-		n += snprintf(text + n, sizeof(text) - (size_t)n,
-			      "\n[iddir]\ndatabase = %s.iddir.db\n", id);
-	return util_write_file(path, text, (size_t)n, 0644);
-}
-
-/* The testbed's roles: the root runs the lookup service and the ID
- * Directory, the first level
- * are lighthouses, the leaves are portals (in a one-level tree the root is
- * also the lighthouse; a lone root is everything). */
-static void assign_roles(struct topo_entry *e, int n, int depth)
-{
-	/* Leaves (nodes no one names as parent) are portals. The parent ids
-	 * are assigned breadth first, so a node is a parent iff some later
-	 * node names it; one pass from the end finds them. */
-	for (int i = 0; i < n; i++) {
-		int is_parent = 0;
-		for (int j = i + 1; j < n && !is_parent; j++)
-			is_parent = strcmp(e[j].parent, e[i].id) == 0;
-		if (!is_parent && i > 0)
-			e[i].roles |= TOPO_ROLE_PORTAL;
-	}
-	e[0].roles |= TOPO_ROLE_LOOKUP | TOPO_ROLE_IDDIR;
-	for (int i = 1; i < n; i++)
-		if (strcmp(e[i].parent, e[0].id) == 0)
-			e[i].roles |= TOPO_ROLE_LIGHTHOUSE;
-	if (depth <= 1)
-		e[0].roles |= TOPO_ROLE_LIGHTHOUSE;
-}
-
-/* Ids, parents and roles from --tree: node-0 the root, then level by
- * level, each node's children a run of fanout[level] (so every ring is in
- * directory order). */
-static int tree_entries(const struct testbed_options *o, struct topo_entry **out, int *count)
-{
-	long n = 1, level = 1;
-	for (int d = 0; d < o->depth; d++) {
-		level *= o->fanout[d];
-		n += level;
-		if (n > TESTBED_MAX_NODES) {
-			fprintf(stderr, "anosip testbed: --tree %s has more than %d nodes\n",
-				o->tree_text, TESTBED_MAX_NODES);
-			return -E2BIG;
-		}
-	}
-	struct topo_entry *e = calloc((size_t)n, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	long next = 1, first = 0, size = 1;
-	for (int d = 0; d <= o->depth; d++) {
-		for (long i = first; i < first + size; i++) {
-			snprintf(e[i].id, sizeof(e[i].id), "node-%ld", i);
-			for (int c = 0; d < o->depth && c < o->fanout[d]; c++, next++)
-				snprintf(e[next].parent, sizeof(e[next].parent), "node-%ld", i);
-		}
-		first += size;
-		if (d < o->depth)
-			size *= o->fanout[d];
-	}
-	assign_roles(e, (int)n, o->depth);
-	*out = e;
-	*count = (int)n;
-	return 0;
-}
-
-/* Addresses, keys, the topology file and the node configs for the
- * entries (ids, parents and roles already set). */
-static int generate(const struct testbed_options *o, struct topo_entry *e, int n)
-{
-	char path[4096];
-	int *ports = calloc((size_t)n, sizeof(int));
-	FILE *topo_file = NULL;
-	int rc = ports ? (o->netns ? 0 : tb_pick_ports(n, ports)) : -ENOMEM;
-	if (rc < 0)
-		goto out;
-	struct keys_pair k;
-	tb_path(path, sizeof(path), o->dir, "authority", "");
-	rc = keys_generate(&k);
-	if (rc == 0)
-		rc = keys_save(path, &k);
-	keys_wipe(&k);
-	if (rc < 0)
-		goto out;
-	tb_path(path, sizeof(path), o->dir, "topology", ".ini");
-	topo_file = fopen(path, "w");
-	if (!topo_file) {
-		rc = -errno;
-		goto out;
-	}
-	fprintf(topo_file, "# written by anosip testbed up %s %s%s\n[directory]\nserial = 1\n",
-		o->topology ? "--topology" : "--tree", o->topology ? o->topology : o->tree_text,
-		o->netns ? " --netns" : "");
-	for (int i = 0; i < n; i++) {
-		if (o->netns)
-			rc = tb_netns_node_address(i, e[i].address, sizeof(e[i].address));
-		else
-			snprintf(e[i].address, sizeof(e[i].address), "127.0.0.1:%d", ports[i]);
-		if (rc < 0)
-			goto out;
-	}
-	for (int i = 0; i < n; i++) {
-		tb_path(path, sizeof(path), o->dir, e[i].id, "");
-		rc = keys_generate(&k);
-		if (rc == 0)
-			rc = keys_save(path, &k);
-		e[i].keys = k.pub;
-		keys_wipe(&k);
-		if (rc < 0)
-			goto out;
-		fprintf(topo_file, "\n[node %s]\naddress = %s\n", e[i].id, e[i].address);
-		if (e[i].parent[0])
-			fprintf(topo_file, "parent = %s\n", e[i].parent);
-		fprintf(topo_file, "keys = %s.pub\n", e[i].id);
-		char roles[64];
-		topo_roles_text(e[i].roles, roles, sizeof(roles));
-		if (e[i].roles)
-			fprintf(topo_file, "roles = %s\n", roles);
-		rc = write_node_config(o->dir, e[i].id, e[i].roles, o->log_level);
-		if (rc < 0)
-			goto out;
-	}
-out:
-	if (topo_file && fclose(topo_file) != 0 && rc == 0)
-		rc = -errno;
-	free(ports);
-	return rc;
-}
-
-static int sign_directory(const char *dir, const struct topo_entry *e, int n)
-{
-	char path[4096];
-	struct keys_pair auth;
-	uint8_t *signed_dir = NULL;
-	size_t len;
-	tb_path(path, sizeof(path), dir, "authority", ".key");
-	int rc = keys_load_secret(path, &auth);
-	if (rc == 0)
-		rc = topo_directory_sign(e, n, 1, &auth, &signed_dir, &len);
-	keys_wipe(&auth);
-	if (rc == 0) {
-		tb_path(path, sizeof(path), dir, "directory", ".bin");
-		rc = util_write_file(path, signed_dir, len, 0644);
-	}
-	free(signed_dir);
-	return rc;
 }
 
 static void print_nodes(const char *dir, const struct topo *t)
@@ -341,24 +146,6 @@ static int testbed_down(const char *dir)
 	return 0;
 }
 
-/* A --topology file needs what the testbed's own trees have. */
-static int layout_usable(const struct topo_entry *e, int n, const char *path)
-{
-	unsigned have = 0;
-	for (int i = 0; i < n; i++)
-		have |= e[i].roles;
-	const unsigned need[] = {TOPO_ROLE_LIGHTHOUSE, TOPO_ROLE_PORTAL, TOPO_ROLE_LOOKUP};
-	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
-		if (!(have & need[i])) {
-			char role[32];
-			topo_roles_text(need[i], role, sizeof(role));
-			fprintf(stderr, "anosip testbed: %s: no node has the %s role\n", path,
-				role);
-			return -EINVAL;
-		}
-	return 0;
-}
-
 /* The processes: with --netns each node first gets its namespace. */
 static int start_nodes(const struct testbed_options *o, const struct topo *t)
 {
@@ -415,14 +202,14 @@ static int testbed_up(const struct testbed_options *o)
 			fprintf(stderr, "anosip testbed: %s\n", err);
 			return 1;
 		}
-		if (layout_usable(e, n, o->topology) < 0)
+		if (tb_layout_usable(e, n, o->topology) < 0)
 			goto out;
-	} else if (tree_entries(o, &e, &n) < 0) {
+	} else if (tb_tree_entries(o, &e, &n) < 0) {
 		return 2;
 	}
-	rc = generate(o, e, n);
+	rc = tb_generate(o, e, n);
 	if (rc == 0)
-		rc = sign_directory(o->dir, e, n);
+		rc = tb_sign_directory(o->dir, e, n);
 	if (rc < 0) {
 		fprintf(stderr, "anosip testbed: writing %s: %s\n", o->dir, strerror(-rc));
 		goto out;
@@ -519,33 +306,6 @@ static int cmd_ua_verb(const struct testbed_options *o, const struct topo *t, co
 	return 2;
 }
 
-/* "DxF" (D levels of fan-out F; 0xF is a lone root) or "F1,F2,..." (the
- * fan-out of each level). */
-static int parse_tree(const char *text, struct testbed_options *o)
-{
-	int depth, fanout, used;
-	o->tree_text = text;
-	if (sscanf(text, "%dx%d%n", &depth, &fanout, &used) == 2 && !text[used]) {
-		if (depth < 0 || depth > TESTBED_MAX_DEPTH || fanout < 1)
-			return -EINVAL;
-		o->depth = depth;
-		for (int d = 0; d < depth; d++)
-			o->fanout[d] = fanout;
-		return 0;
-	}
-	o->depth = 0;
-	for (const char *p = text; *p;) {
-		char *end;
-		long f = strtol(p, &end, 10);
-		if (end == p || f < 1 || f > TESTBED_MAX_NODES || o->depth == TESTBED_MAX_DEPTH ||
-		    (*end && *end != ','))
-			return -EINVAL;
-		o->fanout[o->depth++] = (int)f;
-		p = *end ? end + 1 : end;
-	}
-	return o->depth > 0 ? 0 : -EINVAL;
-}
-
 static void usage(void)
 {
 	fprintf(
@@ -603,7 +363,7 @@ int cmd_testbed(int argc, char **argv)
 	       -1) {
 		switch (opt) {
 		case 't':
-			if (parse_tree(optarg, &o) < 0) {
+			if (tb_parse_tree(optarg, &o) < 0) {
 				fprintf(stderr,
 					"anosip testbed: --tree wants DEPTHxFANOUT or F1,F2,... "
 					"(1 to %d levels), got %s\n",

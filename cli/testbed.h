@@ -7,6 +7,38 @@
 
 #include <sys/types.h>
 
+#define TESTBED_MAX_NODES 1000
+#define TESTBED_MAX_DEPTH 16
+#define TESTBED_MAX_USERS 2000
+
+struct testbed_options {
+	const char *dir;
+	int depth;		       /* levels below the root (--tree) */
+	int fanout[TESTBED_MAX_DEPTH]; /* children per node at each level */
+	const char *topology;	       /* --topology FILE instead of --tree */
+	const char *tree_text;	       /* as given, for messages */
+	int netns;
+	const char *log_level;
+	int timeout_s;
+	int kill;
+	int users;
+	const char *lighthouse, *portals;
+	/* ua add: the SIP front */
+	const char *sip_listen, *sip_direct, *contacts, *password_file, *digest;
+	const char *out; /* graph: the output prefix */
+};
+
+/* Writing it (testbed_gen.c). --tree "DxF" or "F1,F2,..." into o. */
+int tb_parse_tree(const char *text, struct testbed_options *o);
+/* Ids, parents and roles of --tree's tree; *out is the caller's (free). */
+int tb_tree_entries(const struct testbed_options *o, struct topo_entry **out, int *count);
+/* A --topology file needs a lighthouse, a portal and the lookup service. */
+int tb_layout_usable(const struct topo_entry *e, int n, const char *path);
+/* Addresses, keys, DIR/topology.ini and a config per node. */
+int tb_generate(const struct testbed_options *o, struct topo_entry *e, int n);
+/* DIR/directory.bin, signed with DIR/authority.key. */
+int tb_sign_directory(const char *dir, const struct topo_entry *e, int n);
+
 /* DIR/NAME.EXT into out. */
 int tb_path(char *out, size_t len, const char *dir, const char *name, const char *ext);
 /* Loads DIR's directory (checked with DIR/authority.pub). */

@@ -60,11 +60,13 @@ static void assign_roles(struct topo_entry *e, int n, int depth)
 			e[i].roles |= TOPO_ROLE_PORTAL;
 	}
 	e[0].roles |= TOPO_ROLE_LOOKUP | TOPO_ROLE_IDDIR;
-	for (int i = 1; i < n; i++)
-		if (strcmp(e[i].parent, e[0].id) == 0)
-			e[i].roles |= TOPO_ROLE_LIGHTHOUSE;
+	/* In a one-level tree the root's children are the portals, so the
+	 * root is the lighthouse (a node may not be both). */
 	if (depth <= 1)
 		e[0].roles |= TOPO_ROLE_LIGHTHOUSE;
+	for (int i = 1; i < n && depth > 1; i++)
+		if (strcmp(e[i].parent, e[0].id) == 0)
+			e[i].roles |= TOPO_ROLE_LIGHTHOUSE;
 }
 
 /* Ids, parents and roles from --tree: node-0 the root, then level by

@@ -110,7 +110,6 @@ static void user_query(const char *dir, struct graph_user *u)
 		return;
 	}
 	free(reply);
-	reply = NULL;
 	snprintf(u->state, sizeof(u->state), "down");
 	uint8_t *conf;
 	size_t len;
@@ -143,11 +142,15 @@ static int write_nodes(FILE *f, const char *dir, const struct topo *t)
 		put_escaped(f, nd->id);
 		fprintf(f, "\\n");
 		put_escaped(f, roles);
-		if (up)
-			fprintf(f, "\\n%s circuit%s\"", circuits, strcmp(circuits, "1") ? "s" : "");
-		else
+		if (up) {
+			/* The reply's word, escaped like everything else a process says. */
+			fprintf(f, "\\n");
+			put_escaped(f, circuits);
+			fprintf(f, " circuit%s\"", strcmp(circuits, "1") ? "s" : "");
+		} else {
 			fprintf(f, "\\ndown\", style=\"rounded,dashed\", color=" GRAPH_GREY
 				   ", fontcolor=" GRAPH_GREY);
+		}
 		fprintf(f, ", fillcolor=%s];\n", up ? fill : "white");
 	}
 	return down;

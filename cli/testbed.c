@@ -7,6 +7,7 @@
 #include "topo/topo.h"
 #include "util/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -72,8 +73,8 @@ static void print_nodes(const char *dir, const struct topo *t)
 	static char users[TESTBED_MAX_USERS][64];
 	int n_users = tb_ua_list(dir, users, TESTBED_MAX_USERS);
 	for (int i = 0; i < n_users; i++) {
-		char name[80], address[64] = "-";
-		snprintf(name, sizeof(name), "ua-%.60s", users[i]);
+		char name[TB_UA_NAME_MAX], address[64] = "-";
+		snprintf(name, sizeof(name), "ua-%.63s", users[i]);
 		tb_netns_of(dir, name, NULL, 0, address, sizeof(address));
 		printf("%-10s %-8d %-22s %-10s %-18s %s/%s.sock\n", name,
 		       (int)tb_read_pid(dir, name), address, "-", "user", dir, name);
@@ -123,27 +124,57 @@ out:
 	return rc;
 }
 
+/* Every process with a pid file in DIR, uas first; from the files alone,
+ * so a testbed whose directory no longer loads still comes down. */
+static int stop_all(const char *dir, int *nodes, int *users)
+{
+	DIR *d = opendir(dir);
+	*nodes = *users = 0;
+	if (!d)
+		return -errno;
+	for (int pass = 0; pass < 2; pass++) {
+		rewinddir(d);
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			size_t l = strlen(de->d_name);
+			if (l < 5 || l > 200 || strcmp(de->d_name + l - 4, ".pid") != 0)
+				continue;
+			char name[256];
+			snprintf(name, sizeof(name), "%.*s", (int)(l - 4), de->d_name);
+			int ua = strncmp(name, "ua-", 3) == 0;
+			if (ua != (pass == 0))
+				continue;
+			tb_stop(dir, name, 0);
+			++*(ua ? users : nodes);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
 static int testbed_down(const char *dir)
 {
-	struct topo *t;
-	if (tb_load(dir, &t) < 0)
+	char auth_pub[4096];
+	int nodes, users;
+	tb_path(auth_pub, sizeof(auth_pub), dir, "authority", ".pub");
+	if (access(auth_pub, F_OK) != 0 && !tb_netns_enabled(dir)) {
+		fprintf(stderr, "anosip testbed: %s: no testbed here\n", dir);
 		return 1;
-	static char users[TESTBED_MAX_USERS][64];
-	int n_users = tb_ua_list(dir, users, TESTBED_MAX_USERS);
-	for (int i = 0; i < n_users; i++) {
-		char name[80];
-		snprintf(name, sizeof(name), "ua-%.60s", users[i]);
-		tb_stop(dir, name, 0);
 	}
-	for (int i = 0; i < t->n; i++)
-		tb_stop(dir, t->nodes[i].id, 0);
-	int netns = tb_netns_enabled(dir);
-	if (netns)
-		tb_netns_teardown(dir);
-	printf("testbed in %s stopped (%d nodes, %d users%s)\n", dir, t->n, n_users,
-	       netns ? ", namespaces and bridge removed" : "");
-	topo_free(t);
-	return 0;
+	if (stop_all(dir, &nodes, &users) < 0) {
+		fprintf(stderr, "anosip testbed: %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	int netns = tb_netns_enabled(dir), rc = 0;
+	if (netns && (rc = tb_netns_teardown(dir)) < 0)
+		fprintf(stderr,
+			"anosip testbed: some namespaces or the bridge could not be removed "
+			"(see above; DIR/*.netns and netns.bridge list what is left)\n");
+	printf("testbed in %s stopped (%d nodes, %d users%s)\n", dir, nodes, users,
+	       !netns	? ""
+	       : rc < 0 ? ", namespaces NOT all removed"
+			: ", namespaces and bridge removed");
+	return rc < 0;
 }
 
 /* The processes: with --netns each node first gets its namespace. */
@@ -167,6 +198,8 @@ static int start_nodes(const struct testbed_options *o, const struct topo *t)
 
 static int testbed_up(const struct testbed_options *o)
 {
+	if (o->netns && geteuid() != 0)
+		fprintf(stderr, "anosip testbed: --netns needs root (ip netns, veth, bridge)\n");
 	if ((o->depth < 0) == !o->topology) {
 		fprintf(stderr, "anosip testbed: one of --tree DEPTHxFANOUT (e.g. 2x3, or fan-out "
 				"per level: 3,2,4) and --topology FILE\n");
@@ -176,21 +209,12 @@ static int testbed_up(const struct testbed_options *o)
 		fprintf(stderr, "anosip testbed: %s: %s\n", o->dir, strerror(errno));
 		return 1;
 	}
-	struct topo *old;
-	char auth_pub[4096];
-	tb_path(auth_pub, sizeof(auth_pub), o->dir, "authority", ".pub");
-	if (access(auth_pub, F_OK) == 0 && tb_load(o->dir, &old) == 0) {
-		int running = tb_netns_enabled(o->dir);
-		for (int i = 0; i < old->n; i++)
-			running |= tb_read_pid(o->dir, old->nodes[i].id) != 0;
-		topo_free(old);
-		if (running) {
-			fprintf(stderr,
-				"anosip testbed: a testbed is running in %s "
-				"(testbed down --dir %s first)\n",
-				o->dir, o->dir);
-			return 1;
-		}
+	if (tb_netns_enabled(o->dir) || tb_any_running(o->dir)) {
+		fprintf(
+		    stderr,
+		    "anosip testbed: a testbed is running in %s (testbed down --dir %s first)\n",
+		    o->dir, o->dir);
+		return 1;
 	}
 	struct topo_entry *e = NULL;
 	struct topo *t = NULL;
@@ -206,6 +230,13 @@ static int testbed_up(const struct testbed_options *o)
 			goto out;
 	} else if (tb_tree_entries(o, &e, &n) < 0) {
 		return 2;
+	}
+	if (o->netns && n + o->users > TB_NETNS_MAX) {
+		fprintf(stderr,
+			"anosip testbed: --netns takes %d nodes and users at most (%d here)\n",
+			TB_NETNS_MAX, n + o->users);
+		status = 2;
+		goto out;
 	}
 	rc = tb_generate(o, e, n);
 	if (rc == 0)
@@ -255,10 +286,17 @@ static int cmd_ua_verb(const struct testbed_options *o, const struct topo *t, co
 			return 2;
 		}
 		char name[1][64], extra[2048] = "", address[64] = "127.0.0.1", direct[128] = "";
+		if (!util_nickname_valid(argv[0])) {
+			fprintf(stderr,
+				"anosip testbed ua add: \"%.80s\" is not a nickname (1-63 of "
+				"[a-z0-9._-])\n",
+				argv[0]);
+			return 2;
+		}
 		snprintf(name[0], 64, "%s", argv[0]);
 		if (tb_netns_enabled(o->dir)) {
-			char process[80];
-			snprintf(process, sizeof(process), "ua-%.60s", argv[0]);
+			char process[TB_UA_NAME_MAX];
+			snprintf(process, sizeof(process), "ua-%s", argv[0]);
 			if (tb_netns_add(o->dir, process, 0, address, sizeof(address)) < 0)
 				return 1;
 		}

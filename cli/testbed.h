@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "topo/topo.h"
+#include "util/util.h"
 
 #include <sys/types.h>
 
@@ -50,6 +51,8 @@ pid_t tb_read_pid(const char *dir, const char *name);
 /* Starts `anosip SUBCOMMAND -c DIR/NAME.conf` detached, logging to
  * DIR/NAME.log, its pid in DIR/NAME.pid. */
 int tb_start(const char *dir, const char *name, const char *subcommand);
+/* 1 when a process with a pid file in DIR is alive. */
+int tb_any_running(const char *dir);
 /* SIGTERM (or SIGKILL when hard), waits up to 5 s, then SIGKILL. */
 int tb_stop(const char *dir, const char *name, int hard);
 void tb_sleep_ms(int ms);
@@ -57,6 +60,11 @@ void tb_sleep_ms(int ms);
 /* Namespaces (testbed_netns.c): with --netns every process runs in a
  * network namespace of its own on a bridge the testbed makes. */
 int tb_netns_enabled(const char *dir);
+/* iproute2's ip: /usr/sbin/ip or /sbin/ip when there (root's PATH may
+ * not be ours), else "ip" from PATH. */
+const char *tb_ip_path(void);
+/* A bridge takes at most 1,023 ports: nodes and uas of one testbed. */
+#define TB_NETNS_MAX 1000
 /* Makes the bridge and records it in DIR/netns.bridge. */
 int tb_netns_setup(const char *dir);
 /* The namespace for process NAME (a node id or ua-NICK): made, with host
@@ -82,7 +90,9 @@ int tb_layout_load(const char *path, struct topo_entry **entries, int *n, char *
  * the path of every open circuit, as OUT.dot and (with Graphviz) OUT.svg. */
 int tb_graph(const char *dir, const struct topo *t, const char *out);
 
-/* Users (testbed_ua.c): a ua named NICK lives in DIR/ua-NICK.{conf,key,pub,log,pid,sock}. */
+/* Users (testbed_ua.c): a ua named NICK lives in DIR/ua-NICK.{conf,key,pub,log,pid,sock}
+ * (and with --netns in its own namespace, made by tb_ua_add). */
+#define TB_UA_NAME_MAX (3 + UTIL_NICKNAME_MAX + 1)
 /* extra: more [ua] lines for its config (the SIP front), or NULL. */
 int tb_ua_add(const char *dir, const struct topo *t, const char *nickname, const char *lighthouse,
 	      const char *portals, const char *log_level, const char *extra);

@@ -305,7 +305,10 @@ static int run_dot(const char *dot_path, const char *svg_path)
 {
 	uv_loop_t loop;
 	struct dot_run r = {.status = -1};
-	char *args[] = {"dot", "-Tsvg", "-o", (char *)svg_path, (char *)dot_path, NULL};
+	/* A file name starting with '-' would read as one of dot's options. */
+	char input[4200];
+	snprintf(input, sizeof(input), "%s%s", dot_path[0] == '-' ? "./" : "", dot_path);
+	char *args[] = {"dot", "-Tsvg", "-o", (char *)svg_path, input, NULL};
 	uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE},
 					 {.flags = UV_INHERIT_FD, .data.fd = 2},
 					 {.flags = UV_INHERIT_FD, .data.fd = 2}};

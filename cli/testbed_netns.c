@@ -29,6 +29,15 @@
 #define IP_TIMEOUT_MS 10000
 #define NETNS_SUBNET "10.87" /* a /16 private to the bridge */
 
+const char *tb_ip_path(void)
+{
+	static const char *const places[] = {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"};
+	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++)
+		if (access(places[i], X_OK) == 0)
+			return places[i];
+	return "ip";
+}
+
 struct ip_run {
 	int64_t status;
 	int exited;
@@ -59,7 +68,7 @@ static int run_ip(const char *const *args)
 	struct ip_run r = {.status = -1};
 	char *argv[32];
 	int n = 0;
-	argv[n++] = "ip";
+	argv[n++] = (char *)tb_ip_path();
 	for (; args[n - 1] && n < 31; n++)
 		argv[n] = (char *)args[n - 1];
 	argv[n] = NULL;
@@ -110,18 +119,30 @@ int tb_netns_setup(const char *dir)
 	if (rc < 0)
 		return rc;
 	snprintf(bridge, sizeof(bridge), "anbr-%s", tag);
-	const char *add[] = {"link", "add", bridge, "type", "bridge", NULL};
-	const char *up[] = {"link", "set", bridge, "up", NULL};
-	if ((rc = run_ip(add)) < 0 || (rc = run_ip(up)) < 0) {
-		fprintf(stderr,
-			"anosip testbed: cannot make bridge %s (--netns needs root, or "
-			"CAP_NET_ADMIN)\n",
-			bridge);
-		return rc;
-	}
+	/* The record first: whatever is made after it, down can find. */
 	int n = snprintf(text, sizeof(text), "%s %s\n", bridge, tag);
 	tb_path(path, sizeof(path), dir, "netns", ".bridge");
-	return util_write_file(path, text, (size_t)n, 0644);
+	if ((rc = util_write_file(path, text, (size_t)n, 0644)) < 0)
+		return rc;
+	/* No address of its own (not even IPv6 link-local) and no host
+	 * firewall on bridged frames: the root namespace is not a host of
+	 * this network, and the bridge is only a wire. */
+	const char *add[] = {
+	    "link", "add", bridge, "type", "bridge", "nf_call_iptables", "0", "nf_call_ip6tables",
+	    "0",    NULL};
+	const char *quiet[] = {"link", "set", bridge, "addrgenmode", "none", NULL};
+	const char *up[] = {"link", "set", bridge, "up", NULL};
+	if ((rc = run_ip(add)) < 0 || (rc = run_ip(quiet)) < 0 || (rc = run_ip(up)) < 0) {
+		fprintf(stderr,
+			"anosip testbed: cannot make bridge %s (the ip error is above; "
+			"--netns needs root)\n",
+			bridge);
+		const char *del[] = {"link", "del", bridge, NULL};
+		if (run_ip(del) == 0 || access("/sys/class/net", F_OK) != 0)
+			unlink(path);
+		return rc;
+	}
+	return 0;
 }
 
 static int read_bridge(const char *dir, char bridge[16], char tag[5])
@@ -194,26 +215,60 @@ static int next_host(const char *dir)
 	return highest + 1;
 }
 
+/* How many namespaces the testbed has (its .netns files). */
+static int count_namespaces(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		n += l > 6 && strcmp(de->d_name + l - 6, ".netns") == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+static int netns_exists(const char *ns)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/var/run/netns/%s", ns);
+	return access(path, F_OK) == 0;
+}
+
 int tb_netns_add(const char *dir, const char *name, int host, char *address, size_t address_len)
 {
 	char bridge[16], tag[5], ns[128], veth[24], cidr[48], path[4096], text[256];
 	int rc = read_bridge(dir, bridge, tag);
 	if (rc < 0)
 		return rc;
-	if (tb_netns_of(dir, name, NULL, 0, address, address_len) == 0)
+	if (tb_netns_of(dir, name, ns, sizeof(ns), address, address_len) == 0 && netns_exists(ns))
 		return 0; /* made before (a restart, a second ua add) */
+	if (count_namespaces(dir) >= TB_NETNS_MAX) {
+		fprintf(stderr, "anosip testbed: the bridge has no room for %s (%d at most)\n",
+			name, TB_NETNS_MAX);
+		return -ENOSPC;
+	}
 	if (host <= 0 && (host = next_host(dir)) < 0)
 		return host;
-	if (host > 62000) /* the /16 is full; and "anvTAG-K" must fit 15 bytes */
-		return -ENOSPC;
 	snprintf(ns, sizeof(ns), "anosip-%s-%s", tag, name);
 	snprintf(veth, sizeof(veth), "anv%s-%d", tag, host);
 	host_address(host, address, address_len);
 	snprintf(cidr, sizeof(cidr), "%s/16", address);
+	/* The record first, so a failure halfway leaves something down can
+	 * find and remove. */
+	int n = snprintf(text, sizeof(text), "%s %s\n", ns, address);
+	tb_path(path, sizeof(path), dir, name, ".netns");
+	if ((rc = util_write_file(path, text, (size_t)n, 0644)) < 0)
+		return rc;
 	const char *steps[][12] = {
 	    {"netns", "add", ns, NULL},
 	    {"link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns, NULL},
+	    {"link", "set", veth, "addrgenmode", "none", NULL},
 	    {"link", "set", veth, "master", bridge, "up", NULL},
+	    {"-n", ns, "link", "set", "eth0", "addrgenmode", "none", NULL},
 	    {"-n", ns, "addr", "add", cidr, "dev", "eth0", NULL},
 	    {"-n", ns, "link", "set", "eth0", "up", NULL},
 	    {"-n", ns, "link", "set", "lo", "up", NULL},
@@ -224,17 +279,52 @@ int tb_netns_add(const char *dir, const char *name, int host, char *address, siz
 				"anosip testbed: setting up namespace %s failed at step %zu\n", ns,
 				i + 1);
 			const char *undo[] = {"netns", "del", ns, NULL};
-			run_ip(undo);
+			if (!netns_exists(ns) || run_ip(undo) == 0)
+				unlink(path);
 			return rc;
 		}
-	int n = snprintf(text, sizeof(text), "%s %s\n", ns, address);
-	tb_path(path, sizeof(path), dir, name, ".netns");
-	return util_write_file(path, text, (size_t)n, 0644);
+	return 0;
+}
+
+/* Processes in namespace ns that the testbed did not stop (a softphone,
+ * a capture, a stray process) keep it and its veth alive: they go too. */
+static void kill_namespace_processes(const char *ns)
+{
+	char path[300];
+	struct stat want;
+	snprintf(path, sizeof(path), "/var/run/netns/%s", ns);
+	if (stat(path, &want) < 0)
+		return;
+	for (int round = 0; round < 2; round++) {
+		DIR *d = opendir("/proc");
+		int found = 0;
+		if (!d)
+			return;
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			char *end;
+			long pid = strtol(de->d_name, &end, 10);
+			struct stat st;
+			if (*end || pid <= 1 || pid == (long)getpid())
+				continue;
+			snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+			if (stat(path, &st) == 0 && st.st_ino == want.st_ino &&
+			    st.st_dev == want.st_dev) {
+				kill((pid_t)pid, round == 0 ? SIGTERM : SIGKILL);
+				found = 1;
+			}
+		}
+		closedir(d);
+		if (!found)
+			return;
+		tb_sleep_ms(round == 0 ? 500 : 100);
+	}
 }
 
 int tb_netns_teardown(const char *dir)
 {
 	char bridge[16], tag[5], path[4096];
+	int failed = 0;
 	if (read_bridge(dir, bridge, tag) < 0)
 		return 0;
 	DIR *d = opendir(dir);
@@ -246,21 +336,32 @@ int tb_netns_teardown(const char *dir)
 				continue;
 			char name[256], ns[128];
 			snprintf(name, sizeof(name), "%.*s", (int)(l - 6), de->d_name);
-			if (tb_netns_of(dir, name, ns, sizeof(ns), NULL, 0) == 0) {
+			tb_path(path, sizeof(path), dir, name, ".netns");
+			if (tb_netns_of(dir, name, ns, sizeof(ns), NULL, 0) == 0 &&
+			    netns_exists(ns)) {
+				kill_namespace_processes(ns);
 				/* Deleting the namespace deletes its veth pair. */
 				const char *del[] = {"netns", "del", ns, NULL};
-				run_ip(del);
+				if (run_ip(del) < 0) {
+					failed = 1; /* keep its record */
+					continue;
+				}
 			}
-			tb_path(path, sizeof(path), dir, name, ".netns");
 			unlink(path);
 		}
 		closedir(d);
 	}
-	const char *del[] = {"link", "del", bridge, NULL};
-	int rc = run_ip(del);
 	tb_path(path, sizeof(path), dir, "netns", ".bridge");
-	unlink(path);
-	return rc;
+	char sys[64];
+	snprintf(sys, sizeof(sys), "/sys/class/net/%s", bridge);
+	if (access(sys, F_OK) == 0) {
+		const char *del[] = {"link", "del", bridge, NULL};
+		if (run_ip(del) < 0)
+			failed = 1;
+	}
+	if (!failed)
+		unlink(path);
+	return failed ? -EIO : 0;
 }
 
 int tb_netns_bridge(const char *dir, char *out, size_t len)

@@ -3,6 +3,7 @@
 
 #include "util/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -99,6 +100,25 @@ pid_t tb_read_pid(const char *dir, const char *id)
 	return pid > 0 && pid_alive(pid) ? pid : 0;
 }
 
+int tb_any_running(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int running = 0;
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while (!running && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l < 5 || l > 200 || strcmp(de->d_name + l - 4, ".pid") != 0)
+			continue;
+		char name[256];
+		snprintf(name, sizeof(name), "%.*s", (int)(l - 4), de->d_name);
+		running = tb_read_pid(dir, name) != 0;
+	}
+	closedir(d);
+	return running;
+}
+
 int tb_start(const char *dir, const char *name, const char *subcommand)
 {
 	char self[4096], conf[4096], log_path[4096], pid_path[4096];
@@ -126,7 +146,8 @@ int tb_start(const char *dir, const char *name, const char *subcommand)
 	 * exec` enters it and execs the command, so the pid stays the same. */
 	char ns[128];
 	char *plain[] = {self, (char *)subcommand, "-c", conf, NULL};
-	char *in_ns[] = {"ip", "netns", "exec", ns, self, (char *)subcommand, "-c", conf, NULL};
+	char *in_ns[] = {(char *)tb_ip_path(), "netns", "exec", ns,  self,
+			 (char *)subcommand,   "-c",	conf,	NULL};
 	int netns = tb_netns_of(dir, name, ns, sizeof(ns), NULL, 0) == 0;
 	char **args = netns ? in_ns : plain;
 	uv_process_options_t opts = {

@@ -14,7 +14,13 @@
 int tb_ua_add(const char *dir, const struct topo *t, const char *nickname, const char *lighthouse,
 	      const char *portals, const char *log_level, const char *extra)
 {
-	char name[80], path[4096], text[4096];
+	char name[TB_UA_NAME_MAX], path[4096], text[4096], address[64];
+	if (!util_nickname_valid(nickname)) {
+		fprintf(stderr,
+			"anosip testbed: \"%.80s\" is not a nickname (1-63 of [a-z0-9._-])\n",
+			nickname);
+		return -EINVAL;
+	}
 	snprintf(name, sizeof(name), "ua-%s", nickname);
 	if (tb_read_pid(dir, name)) {
 		fprintf(stderr, "anosip testbed: %s is already running\n", name);
@@ -37,8 +43,13 @@ int tb_ua_add(const char *dir, const struct topo *t, const char *nickname, const
 			 nickname, name, lighthouse, portals, name, log_level, extra ? extra : "");
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return -E2BIG;
+	/* With --netns the ua gets its namespace (the user's device) now,
+	 * once its name is known to be good. */
+	int rc = tb_netns_enabled(dir) ? tb_netns_add(dir, name, 0, address, sizeof(address)) : 0;
+	if (rc < 0)
+		return rc;
 	tb_path(path, sizeof(path), dir, name, ".conf");
-	int rc = util_write_file(path, text, (size_t)n, 0644);
+	rc = util_write_file(path, text, (size_t)n, 0644);
 	if (rc < 0)
 		return rc;
 	struct ua_config *cfg = calloc(1, sizeof(*cfg));
@@ -62,7 +73,7 @@ int tb_ua_add(const char *dir, const struct topo *t, const char *nickname, const
 
 static int ua_open(const char *dir, const char *nickname)
 {
-	char name[80], sock[4096];
+	char name[TB_UA_NAME_MAX], sock[4096];
 	char *reply;
 	snprintf(name, sizeof(name), "ua-%s", nickname);
 	tb_path(sock, sizeof(sock), dir, name, ".sock");

@@ -65,6 +65,58 @@ int router_send_cell(struct router *r, uint32_t link, uint32_t id, Anosip__V1__C
 	return node_send_link(r->node, link, &m);
 }
 
+struct self_message {
+	struct self_message *next;
+	uint32_t hop_limit;
+	size_t len;
+	uint8_t sealed[];
+};
+
+#define SELF_QUEUE_MAX 1024
+
+static void on_self_timer(uv_timer_t *t)
+{
+	struct router *r = t->data;
+	/* What these deliveries send to ourselves waits for the next turn. */
+	struct self_message *m = r->self_head;
+	r->self_head = r->self_tail = NULL;
+	r->self_queued = 0;
+	const struct topo *topo = node_topo(r->node);
+	while (m) {
+		struct self_message *next = m->next;
+		Anosip__V1__Routed routed = ANOSIP__V1__ROUTED__INIT;
+		routed.destination = (char *)topo->nodes[node_self(r->node)].id;
+		routed.hop_limit = m->hop_limit;
+		routed.sealed.data = m->sealed;
+		routed.sealed.len = m->len;
+		deliver(r, &routed);
+		free(m);
+		m = next;
+	}
+}
+
+static void self_queue(struct router *r, const Anosip__V1__Routed *routed)
+{
+	struct self_message *m = NULL;
+	if (r->self_queued < SELF_QUEUE_MAX)
+		m = malloc(sizeof(*m) + routed->sealed.len);
+	if (!m) {
+		node_count_drop(r->node, NODE_DROP_QUEUE_FULL);
+		return;
+	}
+	m->next = NULL;
+	m->hop_limit = routed->hop_limit;
+	m->len = routed->sealed.len;
+	memcpy(m->sealed, routed->sealed.data, m->len);
+	if (r->self_tail)
+		r->self_tail->next = m;
+	else
+		r->self_head = m;
+	r->self_tail = m;
+	if (r->self_queued++ == 0)
+		uv_timer_start(&r->self_timer, on_self_timer, 0, 0);
+}
+
 /* Seals and sends a routed message from this node. */
 static int send_routed(struct router *r, int dest, Anosip__V1__RoutedType type, uint32_t hop_limit,
 		       const uint8_t *payload, size_t len, uint64_t *id)
@@ -85,7 +137,7 @@ static int send_routed(struct router *r, int dest, Anosip__V1__RoutedType type, 
 		*id = out.message_id;
 	r->sent++;
 	if (dest == self)
-		deliver(r, &routed);
+		self_queue(r, &routed);
 	else
 		send_link(r, topo_next_hop(t, self, dest), &routed);
 	free(out.sealed);
@@ -464,6 +516,8 @@ static int router_start(struct node *n, void **state)
 	r->flood_idle.data = r;
 	uv_timer_init(node_loop(n), &r->expire_timer);
 	r->expire_timer.data = r;
+	uv_timer_init(node_loop(n), &r->self_timer);
+	r->self_timer.data = r;
 	uv_timer_start(&r->expire_timer, on_expire_timer, 1000, 1000);
 	*state = r;
 	return 0;
@@ -493,7 +547,13 @@ static void router_stop(void *state)
 		r->flood_req = NULL;
 	}
 	uv_close((uv_handle_t *)&r->flood_idle, NULL);
-	/* Close callbacks run in order: this one after the idle handle's. */
+	uv_close((uv_handle_t *)&r->self_timer, NULL);
+	while (r->self_head) {
+		struct self_message *next = r->self_head->next;
+		free(r->self_head);
+		r->self_head = next;
+	}
+	/* Close callbacks run in order: this one after the others'. */
 	uv_close((uv_handle_t *)&r->expire_timer, on_router_timer_closed);
 }
 

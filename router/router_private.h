@@ -103,6 +103,12 @@ struct router {
 	int have_endpoint;
 	uv_timer_t expire_timer;
 	uint64_t cells_forwarded, circuits_created, circuits_destroyed;
+	/* Routed messages a node sends itself (a lighthouse that is also the
+	 * lookup service), delivered on the next loop turn, never from inside
+	 * the send: the sender is still in the middle of its own work. */
+	struct self_message *self_head, *self_tail;
+	unsigned self_queued;
+	uv_timer_t self_timer;
 };
 
 /* Sends a cell on a link with the given circuit id. */

@@ -138,22 +138,25 @@ static void dialog_mark(const struct ua_sip *s, const osip_message_t *m, char *o
 	util_hex_encode(h, sizeof(h), out);
 }
 
-/* Pops our Route; 1 when it carried this dialog's mark. */
+/* Pops our Routes (two: we Record-Route both our sides); 1 when each
+ * carried this dialog's mark. */
 static int pop_our_route(struct ua_sip *s, osip_message_t *m)
 {
 	osip_route_t *r = NULL;
-	int marked = 0;
-	if (osip_message_get_route(m, 0, &r) >= 0 && r && r->url &&
-	    ua_sip_is_us(s, r->url->host, r->url->port)) {
+	int popped = 0, marked = 1;
+	char want[33];
+	dialog_mark(s, m, want);
+	while (popped < 2 && osip_message_get_route(m, 0, &r) >= 0 && r && r->url &&
+	       ua_sip_is_us(s, r->url->host, r->url->port)) {
 		osip_uri_param_t *d = NULL;
-		char want[33];
-		dialog_mark(s, m, want);
-		marked = osip_uri_uparam_get_byname(r->url, "d", &d) == 0 && d && d->gvalue &&
-			 strlen(d->gvalue) == 32 && sodium_memcmp(d->gvalue, want, 32) == 0;
+		marked &= osip_uri_uparam_get_byname(r->url, "d", &d) == 0 && d && d->gvalue &&
+			  strlen(d->gvalue) == 32 && sodium_memcmp(d->gvalue, want, 32) == 0;
 		osip_list_remove(&m->routes, 0);
 		osip_route_free(r);
+		r = NULL;
+		popped++;
 	}
-	return marked;
+	return popped && marked;
 }
 
 /* Decrements Max-Forwards: -1 when it was already 0. */
@@ -215,18 +218,26 @@ static int add_via(struct ua_sip *s, osip_message_t *m, enum ua_sock sock)
 	return 0;
 }
 
-static int add_record_route(struct ua_sip *s, osip_message_t *m)
+/* Double Record-Route (RFC 5658): the socket the INVITE came in on, then
+ * on top the one it goes out of. Each side of the dialog then sends its
+ * in-dialog requests to the address it can reach — the softphone to the
+ * listen address, the other ua to the direct one — and which socket a
+ * request arrives on says which way it goes. */
+static int add_record_route(struct ua_sip *s, osip_message_t *m, enum ua_sock in, enum ua_sock out)
 {
-	char line[160];
-	osip_record_route_t *rr = NULL;
-	char mark[33];
+	char line[160], mark[33];
 	dialog_mark(s, m, mark);
-	snprintf(line, sizeof(line), "<sip:%s;lr;d=%s>", s->direct_addr, mark);
-	if (osip_record_route_init(&rr) != 0 || osip_record_route_parse(rr, line) != 0) {
-		osip_record_route_free(rr);
-		return -EINVAL;
+	const enum ua_sock order[2] = {in, out};
+	for (int i = 0; i < 2; i++) {
+		osip_record_route_t *rr = NULL;
+		snprintf(line, sizeof(line), "<sip:%s;lr;d=%s>",
+			 order[i] == UA_SOCK_LISTEN ? s->listen_addr : s->direct_addr, mark);
+		if (osip_record_route_init(&rr) != 0 || osip_record_route_parse(rr, line) != 0) {
+			osip_record_route_free(rr);
+			return -EINVAL;
+		}
+		osip_list_add(&m->record_routes, rr, 0);
 	}
-	osip_list_add(&m->record_routes, rr, 0);
 	return 0;
 }
 
@@ -246,13 +257,10 @@ void ua_sip_direct_request(struct ua_sip *s, const struct ua_peer *from, osip_me
 	struct sockaddr_storage dest, phone_contact, phone_source;
 	char contact[CIRC_CONTACT_MAX];
 	int have_phone = softphone(s, &phone_contact, &phone_source, contact, sizeof(contact)) == 0;
-	/* Our Record-Route names the direct address, so our own softphone
-	 * sends its in-dialog requests (ACK, BYE) there too: what comes from
-	 * it goes out, whichever socket it reached. (Seen only once the two
-	 * uas were on different hosts: from the listen socket, bound to
-	 * loopback, nothing reaches another host.) */
-	int from_phone = have_phone && same_address(&from->addr, &phone_source);
-	int incoming = from->sock == UA_SOCK_DIRECT && !from_phone;
+	/* Which way a request goes is the socket it came in on: the
+	 * softphone reaches us on the listen address (our Record-Routes see
+	 * to that), the other ua on the direct one. */
+	int incoming = from->sock == UA_SOCK_DIRECT;
 	char *text = NULL;
 	size_t len;
 
@@ -306,7 +314,8 @@ void ua_sip_direct_request(struct ua_sip *s, const struct ua_peer *from, osip_me
 	}
 	enum ua_sock out_sock = incoming ? UA_SOCK_LISTEN : UA_SOCK_DIRECT;
 	if (add_via(s, m, out_sock) < 0 ||
-	    (strcmp(method, "INVITE") == 0 && !in_dialog && add_record_route(s, m) < 0) ||
+	    (strcmp(method, "INVITE") == 0 && !in_dialog &&
+	     add_record_route(s, m, from->sock, out_sock) < 0) ||
 	    sip_to_string(m, &text, &len) < 0) {
 		refuse(s, from, m, 500);
 		goto out;

@@ -51,19 +51,53 @@ def read_ipv4(path):
             continue  # ARP, IPv6 neighbour discovery
         ip = pkt[14:]
         ihl = (ip[0] & 15) * 4
-        total = struct.unpack(">H", ip[2:4])[0]
+        # 0 in a large GSO packet: the captured length is the packet's.
+        total = struct.unpack(">H", ip[2:4])[0] or len(ip)
         src = ".".join(str(b) for b in ip[12:16])
         dst = ".".join(str(b) for b in ip[16:20])
         proto = ip[9]
         body = ip[ihl:total]
         if proto == 6 and len(body) >= 20:
             sport, dport = struct.unpack(">HH", body[:4])
-            yield proto, src, dst, sport, dport, body[(body[12] >> 4) * 4:]
+            syn = b"SYN" if body[13] & 0x02 else b""
+            yield proto, src, dst, sport, dport, (syn, body[(body[12] >> 4) * 4:])
         elif proto == 17 and len(body) >= 8:
             sport, dport = struct.unpack(">HH", body[:4])
             yield proto, src, dst, sport, dport, body[8:]
         else:
             yield proto, src, dst, 0, 0, b""
+
+
+SIP_PROBE = r"""
+import os, socket, sys
+method, uri, host, port, timeout = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(timeout)
+s.connect((host, port))
+me = "%s:%d" % s.getsockname()
+branch = "z9hG4bK" + os.urandom(6).hex()
+lines = [f"{method} {uri} SIP/2.0", f"Via: SIP/2.0/UDP {me};branch={branch}",
+         "Max-Forwards: 70", "From: <sip:evil@example.invalid>;tag=f1",
+         "To: <sip:victim@example.invalid>" + (";tag=t1" if method != "INVITE" else ""),
+         f"Call-ID: c{branch}", f"CSeq: 1 {method}"]
+if method != "INVITE":  # in a dialog that never crossed this ua
+    lines.append(f"Route: <sip:{host}:{port};lr;d={'0' * 32}>")
+lines += ["Content-Length: 0", "", ""]
+s.send("\r\n".join(lines).encode())
+try:
+    sys.stdout.buffer.write(s.recv(65536))
+except socket.timeout:
+    pass
+"""
+
+
+def udp_exchange(netns, host, port, method, uri, timeout=3):
+    """A raw SIP request over UDP from inside namespace netns (another
+    host); returns the first reply's bytes (b"" when none came)."""
+    p = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", SIP_PROBE, method,
+                        uri, host, str(port), str(timeout)],
+                       capture_output=True, timeout=timeout + 10)
+    return p.stdout
 
 
 def namespaces():
@@ -76,6 +110,7 @@ def test_call_between_namespaces():
     assert os.geteuid() == 0, "--netns needs root (ip netns, veth, bridge)"
     t = Testbed("2x3", netns=True)
     capture = None
+    tag = bridge = None
     try:
         t.up(timeout=120)
         with open(t.path("netns.bridge")) as f:
@@ -85,6 +120,7 @@ def test_call_between_namespaces():
             m = re.match(r"^(node-\d+)\s+\d+\s+([\d.]+):7000\s", line)
             if m:
                 nodes[m.group(2)] = m.group(1)
+        nodes_by_id = {v: k for k, v in nodes.items()}
         assert len(nodes) == 13, t.up_output
         mine = [ns for ns in namespaces() if ns.startswith(f"anosip-{tag}-")]
         assert len(mine) == 13, mine
@@ -113,6 +149,12 @@ def test_call_between_namespaces():
             address = re.search(r"address ([\d.]+)", p.stdout).group(1)
             users[nick] = (f"anosip-{tag}-ua-{nick}", address)
         user_addrs = {a for _, a in users.values()}
+        # A bad nickname is refused before any namespace is made.
+        before = namespaces()
+        bad = run([anosip_bin(), "testbed", "ua", "add", "--dir", t.dir, "Bad Nick",
+                   "--lighthouse", "node-1", "--portals", "node-4"], check=False, timeout=30)
+        assert bad.returncode == 2 and "not a nickname" in bad.stderr, bad.stderr
+        assert namespaces() == before
 
         phones = {nick: Baresip(nick, domain=DOMAIN, password=USERS[nick][3],
                                 outbound=("127.0.0.1", 5060), netns=ns, net_interface=addr)
@@ -139,14 +181,19 @@ def test_call_between_namespaces():
         capture = None
 
         flows = {}
+        started = set()  # flows whose first bytes the capture saw (their SYN)
         udp = []
         counts = {"node-node": 0, "ua-portal": 0}
         for proto, src, dst, sport, dport, payload in read_ipv4(pcap):
             ends = {src, dst}
             if proto == 6:
+                syn, payload = payload
                 assert ends <= set(nodes) | user_addrs, (src, dst)
                 assert not ends <= user_addrs, f"TCP between the users: {src} {dst}"
                 assert 7000 in (sport, dport), (src, sport, dst, dport)
+                if syn:
+                    started.add((src, sport, dst, dport))
+                    started.add((dst, dport, src, sport))
                 if payload:
                     flows.setdefault((src, sport, dst, dport), bytearray()).extend(payload)
                     counts["ua-portal" if ends & user_addrs else "node-node"] += 1
@@ -156,8 +203,13 @@ def test_call_between_namespaces():
             else:
                 assert proto == 1 and ends == user_addrs, (proto, src, dst)
         assert counts["node-node"] > 50 and counts["ua-portal"] > 20, counts
-        for flow, stream in flows.items():
-            assert len(stream) % FRAME == 0, (flow, len(stream))
+        # Links up before the capture began are cut at its edges; those it
+        # saw from their SYN (every ua's link to its portal) must be whole
+        # frames from the first byte.
+        whole = [f for f in flows if f in started]
+        assert len(whole) >= 4, (len(whole), len(flows))
+        for flow in whole:
+            assert len(flows[flow]) % FRAME == 0, (flow, len(flows[flow]))
         everything = b"".join(bytes(s) for s in flows.values())
         for needle in (b"mother", b"father", b"anosip", b"SIP/2.0", b"REGISTER", b"INVITE",
                        b"node-"):
@@ -165,6 +217,12 @@ def test_call_between_namespaces():
         sip = [p for p in udp if p.startswith((b"INVITE ", b"ACK ", b"BYE ", b"SIP/2.0 "))]
         rtp = [p for p in udp if len(p) >= 12 and p[0] >> 6 == 2 and not p[:3].isalpha()]
         assert sip and len(rtp) > 100, (len(sip), len(rtp))
+        # Mother's direct address is no relay, whoever asks: an INVITE from
+        # another host for a third address, a BYE with a made-up route.
+        for method in ("INVITE", "BYE"):
+            reply = udp_exchange(f"anosip-{tag}-node-3", users["mother"][1], 5070, method,
+                                 f"sip:victim@{nodes_by_id['node-0']}:5099")
+            assert reply.startswith(b"SIP/2.0 403"), (method, reply[:80])
         print(f"     {sum(counts.values())} TCP segments in {len(flows)} flows, "
               f"{len(everything) // FRAME} frames; direct call: {len(sip)} SIP, "
               f"{len(rtp)} RTP packets, only between {sorted(user_addrs)}")
@@ -173,8 +231,15 @@ def test_call_between_namespaces():
             capture.kill()
             capture.wait()
         reports = t.down()
+        # Whatever a failure left behind goes too (the assertions below
+        # still say it was left).
+        left = [ns for ns in namespaces() if tag and ns.startswith(f"anosip-{tag}-")]
+        for ns in left:
+            run(["ip", "netns", "del", ns], check=False)
+        if bridge:
+            run(["ip", "link", "del", bridge], check=False)
     assert not reports, reports
-    assert not [ns for ns in namespaces() if ns.startswith(f"anosip-{tag}-")]
+    assert not left, left
     assert run(["ip", "link", "show", bridge], check=False).returncode != 0, "bridge left"
 
 
@@ -189,6 +254,21 @@ def test_uneven_tree():
                                                                        "node-3"]
         assert sum(r == "portal" for r in roles.values()) == 6
         t.all_pairs_ping()
+
+
+@suite.test
+def test_one_level_tree_with_users():
+    """--tree 1x3: the root is lighthouse and lookup service at once; a
+    sign-up's claim is a routed message the node sends itself, delivered
+    on the next loop turn (it once answered itself before it was ready to
+    hear the answer, and no circuit ever opened)."""
+    with Testbed("1x3", users=2) as t:
+        assert "2 users with open circuits" in t.up_output, t.up_output
+        for nick in ("user-1", "user-2"):
+            _, ok, out = t.echo(nick, count=5)
+            assert ok == 5, out
+        out = t.ctl("node-0", "ping", "node-0", "2").stdout
+        assert "2 received" in out, out
 
 
 @suite.test

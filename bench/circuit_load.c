@@ -1606,7 +1606,7 @@ int circuit_load_main(int argc, char **argv)
 			L->circuits = (int)v;
 		else if (strcmp(o, "--timeout") == 0 && parse_num(a, 1, 600, &v) == 0)
 			L->timeout_s = v;
-		else if (strcmp(o, "--hold") == 0 && parse_num(a, 0, 60, &v) == 0)
+		else if (strcmp(o, "--hold") == 0 && parse_num(a, 0, 900, &v) == 0)
 			L->hold_s = v;
 		else
 			goto usage;

@@ -30,12 +30,23 @@
 #      percentiles, first with sign-ups and then with the accounts made;
 #      (c) max: 2,000 builds with 32 CREATEs in flight, as fast as they go.
 #   4. SIP (scripts/bench_sip.py): SIPp REGISTER at 10 calls/s for 30 s
-#      through ua, portal, router and lighthouse (the paper's Table 1), next
-#      to SIPp against its own registrar; INVITE -> 302 across two
-#      lighthouses; the highest sustained REGISTER and INVITE rates.
+#      through ua, portal, router and lighthouse (the paper's Table 1);
+#      INVITE -> 302 across two lighthouses; latency at microsecond
+#      resolution; the highest sustained REGISTER and INVITE rates; each
+#      next to the same SIPp scenario against Kamailio (registrar with
+#      digest auth, redirect server; scripts/bench_kamailio.py,
+#      bench/kamailio/*.cfg) in the same run.
 #   5. The simulator (scripts/bench_sim.py): anosip-sim on a 111,111-node
 #      hierarchy with 1,000,000 users, 100 trials of 10,000 targets, two
 #      threads next to one; how the cost grows with the lighthouses.
+#   6. Hops (scripts/bench_hops.py): REGISTER and INVITE -> 302 latency
+#      through chains of 1 to 6 hops between portal and lighthouse, and
+#      the growth per hop.
+#   7. Users (scripts/bench_users.py): the lighthouse's memory and SQLite
+#      files with 1,000, 10,000 and 100,000 registered users.
+#   8. The report (scripts/bench_report.py): bench/report.md and its
+#      gnuplot figures, from the figures of 1-7 (each part leaves a
+#      machine-readable file in the work folder).
 #
 # The machine may be shared and noisy: every figure is the median of
 # BENCH_RUNS runs, runs of the four floods are interleaved, each flood is
@@ -52,6 +63,8 @@
 #   BENCH_CIRCUIT_WINDOW=32   CREATEs in flight in the max and memory phases
 #   BENCH_CIRCUIT_MEMORY=10000  circuits open at once in the memory phase
 #   BENCH_CIRCUIT_HOLD=10.5   seconds they then stay open (the CPU that costs)
+#   BENCH_REPORT_DIR=bench    where report.md and its PNGs go
+#   BENCH_SIP_*, BENCH_KAMAILIO_*, BENCH_HOPS*, BENCH_USERS*: see the scripts
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -63,6 +76,7 @@ BENCH=$BUILD/bench/anosip-bench
 RUNS=${BENCH_RUNS:-3}
 TARGET_S=${BENCH_TARGET_SECONDS:-2}
 OUT=${BENCH_OUT:-docs/benchmarks.md}
+REPORT_DIR=${BENCH_REPORT_DIR:-bench}
 NODES="node-0 node-1 node-2 node-3 node-4 node-5 node-6"
 HOPS=6
 DISCARD_BYTES=400     # link Discard data: one frame, as ctl send-discard sends
@@ -86,6 +100,15 @@ done
 
 say() {
 	echo "bench: $*" >&2
+}
+
+# mark PART: the seconds since the last mark go to timing.txt (the report
+# shows how long each part took against the 20-minute budget).
+T_MARK=$(date +%s)
+mark() {
+	t=$(date +%s)
+	echo "$1 $((t - T_MARK))" >>"$WORK/timing.txt"
+	T_MARK=$t
 }
 
 # Floating-point arithmetic: calc FORMAT EXPRESSION.
@@ -135,6 +158,7 @@ inproc() {
 }
 
 ROUTED_PAYLOAD=$(inproc routed_fit_payload)
+mark in-process
 
 # --- 2. live ------------------------------------------------------------------
 
@@ -285,6 +309,7 @@ done
 
 say "stopping the testbed"
 "$ANOSIP" testbed down --dir "$DIR" >/dev/null 2>&1 || true
+mark live-links
 
 # --- 3. circuits ----------------------------------------------------------------
 
@@ -386,16 +411,31 @@ say "circuits: max rate, $CIRC_MAX_COUNT builds, $CIRC_WINDOW in flight ($CIRC_R
 circ_load "$WORK/cmax.txt" --mode max --count "$CIRC_MAX_COUNT" --window "$CIRC_WINDOW" \
 	--runs "$CIRC_RUNS"
 circ_down
+mark circuits
 
 # --- 4. SIP -------------------------------------------------------------------
 
 say "sip: the paper's experiment, INVITE -> 302, highest rates (scripts/bench_sip.py)"
 python3 scripts/bench_sip.py "$ANOSIP" "$WORK/sip.md" >/dev/null
+mark sip-and-kamailio
 
 # --- 5. the simulator -----------------------------------------------------------
 
 say "sim: anosip-sim at 111,111 nodes and 1,000,000 users (scripts/bench_sim.py)"
 BENCH_RUNS=$RUNS python3 scripts/bench_sim.py "$SIM" "$WORK/sim.md" >/dev/null
+mark simulator
+
+# --- 6. hops --------------------------------------------------------------------
+
+say "hops: SIP latency against the hops portal -> lighthouse (scripts/bench_hops.py)"
+python3 scripts/bench_hops.py "$ANOSIP" "$WORK/hops.md" >/dev/null
+mark hops
+
+# --- 7. users -------------------------------------------------------------------
+
+say "users: memory and SQLite against registered users (scripts/bench_users.py)"
+python3 scripts/bench_users.py "$ANOSIP" "$BENCH" "$WORK/users.md" >/dev/null
+mark users
 
 # --- 3. figures ---------------------------------------------------------------
 
@@ -1025,6 +1065,36 @@ fi)
 EOF
 }
 
+# The key link and circuit figures, "key value" lines, for bench_report.py.
+linkcircuit() {
+	cat <<EOF
+date $DATE
+machine $CPU_MODEL, $NCPU cores available; $(uname -sr)
+load_before $LOAD0
+load_after $LOAD1
+commit $COMMIT
+aead $AEAD
+link01 $L01
+link10 $L10
+routed1 $R1
+routed6 $R6
+routed_crypto $RC
+link_aim $AIM_TEXT
+circ_crypto $CC_BUILD
+circ_max_signup $MAX_SIGNUP
+circ_max_existing $MAX_EXISTING
+circ_rate $RATE_OFFERED
+circ_signup_p50 $(crate rate_signup_p50_ms)
+circ_signup_p99 $P99_SIGNUP
+circ_existing_p50 $(crate rate_existing_p50_ms)
+circ_existing_p99 $P99_EXISTING
+circ_rate_aim $RATE_AIM_TEXT
+mem_worst $MEM_WORST
+mem_worst_node $MEM_WORST_NODE
+mem_aim $(echo "$MEM_AIM_TEXT" | tr -d '*' | tr '\n' ' ')
+EOF
+}
+
 document() {
 	cat <<EOF
 # Benchmarks
@@ -1111,6 +1181,10 @@ $(circ_explain | fmt -w 78)
 
 $(cat "$WORK/sip.md")
 
+$(cat "$WORK/hops.md")
+
+$(cat "$WORK/users.md")
+
 $(cat "$WORK/sim.md")
 
 ## Raw output
@@ -1168,6 +1242,18 @@ echo
 echo
 cat "$WORK/sip.md"
 echo
+cat "$WORK/hops.md"
+echo
+cat "$WORK/users.md"
+echo
 cat "$WORK/sim.md"
 echo "bench: written to $OUT"
+
+# --- 8. the report --------------------------------------------------------------
+
+linkcircuit >"$WORK/linkcircuit.txt"
+mark figures
+say "report: $REPORT_DIR/report.md and its figures (scripts/bench_report.py)"
+python3 scripts/bench_report.py "$WORK" "$REPORT_DIR" "$OUT"
+echo "bench: report written to $REPORT_DIR/report.md"
 echo "bench: done"

@@ -277,56 +277,16 @@ out:
 	return rc;
 }
 
-/* --- dot, bounded in time, on a private loop --- */
-
-struct dot_run {
-	uv_process_t proc;
-	uv_timer_t timer;
-	int64_t status;
-	int killed;
-};
-
-static void dot_exited(uv_process_t *proc, int64_t status, int signal)
-{
-	struct dot_run *r = proc->data;
-	r->status = signal ? 128 + signal : status;
-	uv_close((uv_handle_t *)proc, NULL);
-	uv_close((uv_handle_t *)&r->timer, NULL);
-}
-
-static void dot_too_slow(uv_timer_t *timer)
-{
-	struct dot_run *r = timer->data;
-	r->killed = 1;
-	uv_process_kill(&r->proc, SIGKILL);
-}
+/* --- dot, bounded in time --- */
 
 static int run_dot(const char *dot_path, const char *svg_path)
 {
-	uv_loop_t loop;
-	struct dot_run r = {.status = -1};
 	/* A file name starting with '-' would read as one of dot's options. */
 	char input[4200];
 	snprintf(input, sizeof(input), "%s%s", dot_path[0] == '-' ? "./" : "", dot_path);
 	char *args[] = {"dot", "-Tsvg", "-o", (char *)svg_path, input, NULL};
-	uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE},
-					 {.flags = UV_INHERIT_FD, .data.fd = 2},
-					 {.flags = UV_INHERIT_FD, .data.fd = 2}};
-	uv_process_options_t opts = {
-	    .file = "dot", .args = args, .stdio = stdio, .stdio_count = 3, .exit_cb = dot_exited};
-	int rc = uv_loop_init(&loop);
-	if (rc < 0)
-		return rc;
-	r.proc.data = r.timer.data = &r;
-	rc = uv_spawn(&loop, &r.proc, &opts);
-	if (rc < 0) {
-		uv_close((uv_handle_t *)&r.proc, NULL); /* a failed spawn still holds the handle */
-	} else {
-		uv_timer_init(&loop, &r.timer);
-		uv_timer_start(&r.timer, dot_too_slow, GRAPH_DOT_TIMEOUT_MS, 0);
-	}
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
+	int killed = 0;
+	int rc = tb_run(args, GRAPH_DOT_TIMEOUT_MS, &killed);
 	if (rc < 0) {
 		fprintf(stderr,
 			"anosip testbed graph: cannot run dot: %s (install Graphviz: apt-get "
@@ -334,13 +294,13 @@ static int run_dot(const char *dot_path, const char *svg_path)
 			uv_strerror(rc), dot_path);
 		return rc == UV_ENOENT ? -ENOENT : -ECHILD;
 	}
-	if (r.killed || r.status != 0) {
-		if (r.killed)
+	if (killed || rc != 0) {
+		if (killed)
 			fprintf(stderr, "anosip testbed graph: dot took more than %d s, killed\n",
 				GRAPH_DOT_TIMEOUT_MS / 1000);
 		else
 			fprintf(stderr, "anosip testbed graph: dot failed on %s (exit %lld)\n",
-				dot_path, (long long)r.status);
+				dot_path, (long long)rc);
 		return -ECHILD;
 	}
 	printf("wrote %s\n", svg_path);

@@ -38,61 +38,22 @@ const char *tb_ip_path(void)
 	return "ip";
 }
 
-struct ip_run {
-	int64_t status;
-	int exited;
-	uv_timer_t timer;
-};
-
-static void ip_exited(uv_process_t *proc, int64_t status, int signal)
-{
-	struct ip_run *r = proc->data;
-	r->status = signal ? 128 + signal : status;
-	r->exited = 1;
-	uv_close((uv_handle_t *)proc, NULL);
-	uv_close((uv_handle_t *)&r->timer, NULL);
-}
-
-static void ip_timeout(uv_timer_t *timer)
-{
-	uv_process_t *proc = timer->data;
-	uv_process_kill(proc, SIGKILL);
-}
-
 /* Runs `ip ARGS...` (NULL-terminated); 0 when it exits 0. Its stderr goes
  * to ours, so a refusal (no permission, name taken) is seen. */
 static int run_ip(const char *const *args)
 {
-	uv_loop_t loop;
-	uv_process_t proc;
-	struct ip_run r = {.status = -1};
 	char *argv[32];
 	int n = 0;
 	argv[n++] = (char *)tb_ip_path();
 	for (; args[n - 1] && n < 31; n++)
 		argv[n] = (char *)args[n - 1];
 	argv[n] = NULL;
-	uv_stdio_container_t stdio[3] = {
-	    {.flags = UV_IGNORE}, {.flags = UV_IGNORE}, {.flags = UV_INHERIT_FD, .data.fd = 2}};
-	uv_process_options_t opts = {
-	    .file = "ip", .args = argv, .stdio = stdio, .stdio_count = 3, .exit_cb = ip_exited};
-	uv_loop_init(&loop);
-	proc.data = &r;
-	int rc = uv_spawn(&loop, &proc, &opts);
-	if (rc < 0) {
-		uv_close((uv_handle_t *)&proc, NULL);
-	} else {
-		uv_timer_init(&loop, &r.timer);
-		r.timer.data = &proc;
-		uv_timer_start(&r.timer, ip_timeout, IP_TIMEOUT_MS, 0);
-	}
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
+	int rc = tb_run(argv, IP_TIMEOUT_MS, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "anosip testbed: cannot run ip (iproute2): %s\n", uv_strerror(rc));
 		return rc;
 	}
-	return r.status == 0 ? 0 : -EIO;
+	return rc == 0 ? 0 : -EIO;
 }
 
 /* The testbed's tag: four hex digits from DIR's inode. */

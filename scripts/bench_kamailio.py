@@ -52,6 +52,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from sipclients import free_port, wait_udp_bound  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from bench_common import cpu_seconds  # noqa: E402
+
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 CFG_DIR = os.path.join(ROOT, "bench", "kamailio")
 # Debian's module folder, whatever the architecture.
@@ -210,16 +213,7 @@ class Kamailio:
 
     def cpu_seconds(self):
         """User + system CPU of all its processes so far."""
-        hz = os.sysconf("SC_CLK_TCK")
-        total = 0
-        for pid in self.pids():
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                total += int(fields[11]) + int(fields[12])
-            except (OSError, IndexError, ValueError):
-                continue
-        return total / hz
+        return cpu_seconds(self.pids())
 
     def locations(self):
         """Rows in the location table (what db_mode 1 wrote through)."""

@@ -11,12 +11,24 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 
 BUCKETS = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
 LOOPBACK = "127.0.0.1"
 HZ = os.sysconf("SC_CLK_TCK")
+
+
+def anosip_runner(binary):
+    """sh(*args, timeout=90): runs `binary args...`, returns its stdout; a
+    non-zero exit raises RuntimeError with what it said."""
+    def sh(*args, timeout=90):
+        p = subprocess.run([binary, *args], capture_output=True, text=True, timeout=timeout)
+        if p.returncode != 0:
+            raise RuntimeError(f"anosip {' '.join(args)}: {p.stderr.strip() or p.stdout.strip()}")
+        return p.stdout
+    return sh
 
 
 def exit_on_sigterm():
@@ -266,7 +278,8 @@ def ramp(run_step, rates, seconds, refine=2, say=None):
     Returns (rows sorted by rate, best sustained rate (0: none), top: True
     when even the last rate of the list was sustained)."""
     rows, good, bad = [], 0, None
-    for rate in rates:
+
+    def attempt(rate):
         s = run_step(rate, max(1, int(rate * seconds)))
         rows.append((rate, s))
         ok = sustained(s, rate)
@@ -275,25 +288,21 @@ def ramp(run_step, rates, seconds, refine=2, say=None):
                 f"{s.get('achieved', float('nan')):.0f} calls/s achieved"
                 f"{'' if ok else ' -> not sustained'}")
         if not ok:
-            bad = rate
             recover(run_step, say)
+        return ok
+
+    for rate in rates:
+        if not attempt(rate):
+            bad = rate
             break
         good = rate
     for _ in range(refine if bad is not None and good else 0):
         mid = int(round((good + bad) / 2))
         if mid in (good, bad):
             break
-        s = run_step(mid, max(1, int(mid * seconds)))
-        rows.append((mid, s))
-        ok = sustained(s, mid)
-        if say:
-            say(f"  {mid}/s: {s['ok']}/{s['calls']} ok, p99 {s['p99']} ms, "
-                f"{s.get('achieved', float('nan')):.0f} calls/s achieved"
-                f"{'' if ok else ' -> not sustained'}")
-        if ok:
+        if attempt(mid):
             good = mid
         else:
             bad = mid
-            recover(run_step, say)
     rows.sort(key=lambda r: r[0])
     return rows, good, bad is None

@@ -41,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from sipclients import free_port, run_sipp  # noqa: E402
-from bench_common import exit_on_sigterm, json_path, precise, stats, write_json  # noqa: E402
+from bench_common import anosip_runner, exit_on_sigterm, json_path, precise, stats, write_json  # noqa: E402
 
 HOPS = [int(x) for x in os.environ.get("BENCH_HOPS", "1 2 3 4 5 6").split()]
 RATES = [float(x) for x in os.environ.get("BENCH_HOPS_RATES", "20 100").split()]
@@ -60,11 +60,7 @@ def say(text):
     print(f"bench-hops: {text}", file=sys.stderr, flush=True)
 
 
-def sh(*args, timeout=90):
-    p = subprocess.run([anosip, *args], capture_output=True, text=True, timeout=timeout)
-    if p.returncode != 0:
-        raise RuntimeError(f"anosip {' '.join(args)}: {p.stderr.strip() or p.stdout.strip()}")
-    return p.stdout
+sh = anosip_runner(anosip)
 
 
 def fit(xs, ys):

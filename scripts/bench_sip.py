@@ -65,7 +65,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from sipclients import Sipp, free_port, run_sipp  # noqa: E402
-from bench_common import (BUCKETS, buckets, cpu_seconds, exit_on_sigterm,  # noqa: E402
+from bench_common import (anosip_runner, BUCKETS, buckets, cpu_seconds, exit_on_sigterm,  # noqa: E402
                           json_path, percentile, precise, ramp, read_pid, stats,
                           write_json)
 import bench_kamailio  # noqa: E402
@@ -100,11 +100,7 @@ def say(text):
     print(f"bench-sip: {text}", file=sys.stderr, flush=True)
 
 
-def sh(*args, timeout=90):
-    p = subprocess.run([anosip, *args], capture_output=True, text=True, timeout=timeout)
-    if p.returncode != 0:
-        raise RuntimeError(f"anosip {' '.join(args)}: {p.stderr.strip() or p.stdout.strip()}")
-    return p.stdout
+sh = anosip_runner(anosip)
 
 
 def ua(nick, lighthouse, portals, contacts=""):

@@ -61,7 +61,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from sipclients import free_port, run_sipp  # noqa: E402
-from bench_common import (exit_on_sigterm, json_path, read_pid, smaps_rollup,  # noqa: E402
+from bench_common import (anosip_runner, exit_on_sigterm, json_path, read_pid, smaps_rollup,  # noqa: E402
                           write_json)
 
 USERS = [int(x) for x in os.environ.get("BENCH_USERS", "1000 10000 100000").split()]
@@ -89,11 +89,7 @@ def say(text):
     print(f"bench-users: {text}", file=sys.stderr, flush=True)
 
 
-def sh(*args, timeout=90):
-    p = subprocess.run([anosip, *args], capture_output=True, text=True, timeout=timeout)
-    if p.returncode != 0:
-        raise RuntimeError(f"anosip {' '.join(args)}: {p.stderr.strip() or p.stdout.strip()}")
-    return p.stdout
+sh = anosip_runner(anosip)
 
 
 def metric(tb, node, key, command="metrics"):

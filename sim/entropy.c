@@ -121,33 +121,25 @@ void sim_pass_target(const struct sim_world *w, const struct sim_pass *p,
 	const int portal = w->user_portal[u];
 	int hops = 0, h = -1;
 	double entropy = 0;
-
+	/* One walk along the circuit: its length, the predecessor of the
+	 * first colluder from the user's side (the timing case; -1 when the
+	 * portal colludes, the lighthouse when none does), and the last honest
+	 * hop, where the walk back from the lighthouse stops (-1: none). */
+	int first_cut = -2, last_honest = -1, prev = -1;
+	for (int x = portal;; prev = x, x = next[x], hops++) {
+		if (compromised[x] && first_cut == -2)
+			first_cut = prev;
+		if (!compromised[x])
+			last_honest = x;
+		if (x == l)
+			break;
+	}
 	if (timing == SIM_TIMING_ACTIVE || (timing == SIM_TIMING_PASSIVE && compromised[l])) {
-		/* The first colluder from the user's side, and its predecessor. */
-		int prev = -1, x = portal;
-		for (;;) {
-			if (compromised[x]) {
-				h = prev;
-				break;
-			}
-			if (x == l) {
-				h = l;
-				break;
-			}
-			prev = x;
-			x = next[x];
-		}
-		hops = sim_world_slot_hops(w, slot, portal);
+		h = first_cut == -2 ? l : first_cut;
 		if (h >= 0 && p->open_candidates[h] > 0)
 			entropy = log2((double)p->open_candidates[h]);
 	} else {
-		/* The last honest hop: the walk from the lighthouse stops there. */
-		for (int x = portal;; x = next[x], hops++) {
-			if (!compromised[x])
-				h = x;
-			if (x == l)
-				break;
-		}
+		h = last_honest;
 		if (h >= 0) {
 			double c = p->circuits[h];
 			double rest = p->closed[h] +

@@ -56,11 +56,6 @@ int tb_any_running(const char *dir);
 /* SIGTERM (or SIGKILL when hard), waits up to 5 s, then SIGKILL. */
 int tb_stop(const char *dir, const char *name, int hard);
 void tb_sleep_ms(int ms);
-/* Runs argv (argv[0] a path, or a name found in PATH) with no stdin or
- * stdout and our stderr, killed after timeout_ms (*killed set then, when
- * not NULL). Returns its exit status (128 + signal when it died of one),
- * or a negative libuv error when it could not start. */
-int tb_run(char *const argv[], int timeout_ms, int *killed);
 
 /* Namespaces (testbed_netns.c): with --netns every process runs in a
  * network namespace of its own on a bridge the testbed makes. */

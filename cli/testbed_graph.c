@@ -286,7 +286,7 @@ static int run_dot(const char *dot_path, const char *svg_path)
 	snprintf(input, sizeof(input), "%s%s", dot_path[0] == '-' ? "./" : "", dot_path);
 	char *args[] = {"dot", "-Tsvg", "-o", (char *)svg_path, input, NULL};
 	int killed = 0;
-	int rc = tb_run(args, GRAPH_DOT_TIMEOUT_MS, &killed);
+	int rc = util_run(args, GRAPH_DOT_TIMEOUT_MS, &killed);
 	if (rc < 0) {
 		fprintf(stderr,
 			"anosip testbed graph: cannot run dot: %s (install Graphviz: apt-get "

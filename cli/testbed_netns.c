@@ -48,7 +48,7 @@ static int run_ip(const char *const *args)
 	for (; args[n - 1] && n < 31; n++)
 		argv[n] = (char *)args[n - 1];
 	argv[n] = NULL;
-	int rc = tb_run(argv, IP_TIMEOUT_MS, NULL);
+	int rc = util_run(argv, IP_TIMEOUT_MS, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "anosip testbed: cannot run ip (iproute2): %s\n", uv_strerror(rc));
 		return rc;

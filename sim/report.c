@@ -1,6 +1,8 @@
 /* CSV rows and the gnuplot figure for anosip-sim. */
 #include "sim/report.h"
 
+#include "util/util.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -108,12 +110,6 @@ static int write_script(FILE *f, const char *csv, const char *image, const doubl
 	return ferror(f) ? -EIO : 0;
 }
 
-static void gnuplot_exited(uv_process_t *proc, int64_t status, int signal)
-{
-	*(int64_t *)proc->data = signal ? 128 + signal : status;
-	uv_close((uv_handle_t *)proc, NULL);
-}
-
 int report_plot_figure3(const char *csv_path, const char *image, const double *pf, int n_pf,
 			char *err, size_t err_len)
 {
@@ -136,33 +132,19 @@ int report_plot_figure3(const char *csv_path, const char *image, const double *p
 		return -1;
 	}
 
-	/* gnuplot runs as a child of a private loop; its exit status decides. */
-	uv_loop_t loop;
-	uv_process_t proc;
-	int64_t status = -1;
+	/* gnuplot's exit status decides; two minutes is far more than it takes. */
 	char *args[] = {"gnuplot", script, NULL};
-	uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE},
-					 {.flags = UV_INHERIT_FD, .data.fd = 2},
-					 {.flags = UV_INHERIT_FD, .data.fd = 2}};
-	uv_process_options_t opts = {.file = "gnuplot",
-				     .args = args,
-				     .stdio = stdio,
-				     .stdio_count = 3,
-				     .exit_cb = gnuplot_exited};
-	uv_loop_init(&loop);
-	proc.data = &status;
-	rc = uv_spawn(&loop, &proc, &opts);
-	if (rc < 0)
-		uv_close((uv_handle_t *)&proc, NULL); /* a failed spawn still holds the handle */
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_loop_close(&loop);
+	int killed = 0;
+	rc = util_run(args, 120000, &killed);
 	unlink(script);
 	if (rc < 0) {
 		snprintf(err, err_len, "gnuplot: %s (install gnuplot-nox)", uv_strerror(rc));
 		return -1;
 	}
-	if (status != 0) {
-		snprintf(err, err_len, "gnuplot failed (exit %lld)", (long long)status);
+	if (rc != 0) {
+		snprintf(err, err_len,
+			 killed ? "gnuplot took more than two minutes" : "gnuplot failed (exit %d)",
+			 rc);
 		return -1;
 	}
 	if (access(image, R_OK) != 0) {

@@ -59,6 +59,12 @@ int util_parse_address(const char *text, struct sockaddr_storage *out);
  * address family or a short buffer. */
 int util_format_address(const struct sockaddr_storage *addr, char *out, size_t len);
 
+/* Runs argv (argv[0] a path, or a name found in PATH) with no stdin or
+ * stdout and our stderr, killed after timeout_ms (*killed set then, when
+ * not NULL). Returns its exit status (128 + signal when it died of one),
+ * or a negative libuv error when it could not start (run.c). */
+int util_run(char *const argv[], int timeout_ms, int *killed);
+
 /* Monotonic clock in milliseconds and nanoseconds; wall clock in ms. */
 uint64_t util_now_ms(void);
 uint64_t util_now_ns(void);

@@ -457,6 +457,8 @@ static void lh_metrics(void *state, struct node_ctl *req)
 	node_ctl_printf(req, "lh_sip_responses %llu\n", (unsigned long long)lh->sip_responses);
 	node_ctl_printf(req, "lh_sip_registered %llu\n", (unsigned long long)lh->sip_registered);
 	node_ctl_printf(req, "lh_sip_auth_failed %llu\n", (unsigned long long)lh->sip_auth_failed);
+	node_ctl_printf(req, "lh_sip_nonce_counts_full %llu\n",
+			(unsigned long long)lh->nonce_counts.refused_full);
 	node_ctl_printf(req, "lh_sip_errors %llu\n", (unsigned long long)lh->sip_errors);
 	node_ctl_printf(req, "lh_sip_transactions %u\n", lh->n_sip_tx);
 }

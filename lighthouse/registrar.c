@@ -37,36 +37,52 @@ static void challenge(struct lh *lh, const struct lh_sip_origin *o, const osip_m
 	free(md5);
 }
 
-void lh_registrar_on_register(struct lh *lh, struct lh_circuit *c, const struct lh_sip_origin *o,
-			      const osip_message_t *req)
+/* What a REGISTER gets: a challenge, or a status with up to two extra
+ * headers (name/value pairs in headers, values in the buffers here). */
+struct register_answer {
+	int challenge, stale;
+	int status;
+	const char *headers[5];
+	char contact[160], number[16];
+};
+
+static void answer(struct register_answer *a, int status, const char *name, const char *value)
+{
+	a->status = status;
+	a->headers[0] = name;
+	a->headers[1] = value;
+	a->headers[2] = NULL;
+}
+
+/* Decides a REGISTER's answer, reading and writing the store. */
+static void decide(struct lh *lh, struct lh_circuit *c, const osip_message_t *req, uint64_t now,
+		   struct register_answer *a)
 {
 	char to[SIP_NICKNAME_MAX + 1];
-	uint64_t now = util_wall_ms() / 1000;
 	/* The circuit speaks for its own nickname only. */
 	if (!req->to || sip_uri_nickname(osip_to_get_url(req->to), to) < 0 ||
 	    strcmp(to, c->nickname) != 0) {
-		lh_sip_reply(lh, o, req, 403, NULL);
+		answer(a, 403, NULL, NULL);
 		return;
 	}
 	unsigned failures = 0;
 	if (lh_store_auth_failures(lh->store, c->nickname, now, &failures) == 0 &&
 	    failures >= LH_AUTH_MAX_FAILURES) {
 		/* At most this long: the window started at the first failure. */
-		char seconds[16];
-		snprintf(seconds, sizeof(seconds), "%u", LH_STORE_AUTH_WINDOW_S);
-		const char *const retry[] = {"Retry-After", seconds, NULL};
-		lh_sip_reply(lh, o, req, 403, retry);
+		snprintf(a->number, sizeof(a->number), "%u", LH_STORE_AUTH_WINDOW_S);
+		answer(a, 403, "Retry-After", a->number);
 		return;
 	}
 	struct sip_credentials cred = {0};
 	if (sip_credentials_parse(req, &cred) < 0) {
-		challenge(lh, o, req, 0);
+		a->challenge = 1;
 		goto out;
 	}
 	int rc = sip_nonce_check(lh->nonce_key, lh->realm, cred.nonce, now);
 	if (rc < 0 || strcmp(cred.realm, lh->realm) != 0 ||
 	    (cred.algorithm == SIP_DIGEST_MD5 && !lh->digest_md5)) {
-		challenge(lh, o, req, rc == SIP_ERR_STALE);
+		a->challenge = 1;
+		a->stale = rc == SIP_ERR_STALE;
 		goto out;
 	}
 	uint8_t ha1_md5[SIP_HA1_MD5_LEN], ha1_sha[SIP_HA1_SHA256_LEN];
@@ -75,9 +91,7 @@ void lh_registrar_on_register(struct lh *lh, struct lh_circuit *c, const struct 
 		0 ||
 	    (cred.algorithm == SIP_DIGEST_MD5 ? !has_md5 : !has_sha)) {
 		/* No password yet: the ua sets one from its config first. */
-		static const char *const why[] = {
-		    "Warning", "399 anosip \"no password set for this account\"", NULL};
-		lh_sip_reply(lh, o, req, 403, why);
+		answer(a, 403, "Warning", "399 anosip \"no password set for this account\"");
 		goto wipe;
 	}
 	rc = sip_digest_verify(&cred, "REGISTER",
@@ -87,7 +101,7 @@ void lh_registrar_on_register(struct lh *lh, struct lh_circuit *c, const struct 
 		lh->sip_auth_failed++;
 		log_info("REGISTER for %s: wrong digest response (%u failures)", c->nickname,
 			 failures);
-		lh_sip_reply(lh, o, req, 403, NULL);
+		answer(a, 403, NULL, NULL);
 		goto wipe;
 	}
 	/* Each (nonce, nc, cnonce) once: a replayed Authorization asks again. */
@@ -98,38 +112,67 @@ void lh_registrar_on_register(struct lh *lh, struct lh_circuit *c, const struct 
 	crypto_generichash_update(&st, (const uint8_t *)cred.nc, strlen(cred.nc) + 1);
 	crypto_generichash_update(&st, (const uint8_t *)cred.cnonce, strlen(cred.cnonce) + 1);
 	crypto_generichash_final(&st, id, sizeof(id));
+	uint64_t full = lh->nonce_counts.refused_full;
 	if (util_replay_check(&lh->nonce_counts, id, sizeof(id), util_now_ms())) {
+		uint64_t n = lh->nonce_counts.refused_full;
+		/* Logged at the 1st, 2nd, 4th, 8th... refusal: seen, not a flood. */
+		if (n != full && (n & (n - 1)) == 0)
+			log_warn("REGISTER: the set of accepted nonce counts is full (%llu "
+				 "refused); REGISTERs wait for it to turn over",
+				 (unsigned long long)n);
 		node_count_drop(lh->node, NODE_DROP_REPLAY);
-		challenge(lh, o, req, 1);
+		a->challenge = a->stale = 1;
 		goto wipe;
 	}
-	lh_store_auth_reset(lh->store, c->nickname);
+	if (failures > 0)
+		lh_store_auth_reset(lh->store, c->nickname);
 	unsigned expires = sip_register_expires(req, LH_REGISTER_DEFAULT_S);
 	if (expires == 0) {
 		lh_store_registration_delete(lh->store, c->nickname);
-		lh_sip_reply(lh, o, req, 200, NULL);
+		answer(a, 200, NULL, NULL);
 		goto wipe;
 	}
 	if (expires < LH_REGISTER_MIN_S) {
-		static const char *const min[] = {"Min-Expires", "60", NULL};
-		lh_sip_reply(lh, o, req, 423, min);
+		answer(a, 423, "Min-Expires", "60");
 		goto wipe;
 	}
 	if (expires > LH_REGISTER_MAX_S)
 		expires = LH_REGISTER_MAX_S;
-	lh_store_registration_set(lh->store, c->nickname, now + expires);
+	if (lh_store_registration_set(lh->store, c->nickname, now + expires) < 0) {
+		answer(a, 500, "Retry-After", "5");
+		goto wipe;
+	}
 	lh->sip_registered++;
-	char contact[160], exp[16];
-	snprintf(contact, sizeof(contact), "<sip:%s@%s>;expires=%u", c->nickname, SIP_ANON_HOST,
-		 expires);
-	snprintf(exp, sizeof(exp), "%u", expires);
-	const char *headers[] = {"Contact", contact, "Expires", exp, NULL};
-	lh_sip_reply(lh, o, req, 200, headers);
+	snprintf(a->contact, sizeof(a->contact), "<sip:%s@%s>;expires=%u", c->nickname,
+		 SIP_ANON_HOST, expires);
+	snprintf(a->number, sizeof(a->number), "%u", expires);
+	answer(a, 200, "Contact", a->contact);
+	a->headers[2] = "Expires";
+	a->headers[3] = a->number;
+	a->headers[4] = NULL;
 wipe:
 	sodium_memzero(ha1_md5, sizeof(ha1_md5));
 	sodium_memzero(ha1_sha, sizeof(ha1_sha));
 out:
 	sip_credentials_free(&cred);
+}
+
+void lh_registrar_on_register(struct lh *lh, struct lh_circuit *c, const struct lh_sip_origin *o,
+			      const osip_message_t *req)
+{
+	struct register_answer a = {0};
+	/* One transaction for the REGISTER, committed before it is answered:
+	 * a 200 stands for a registration on disk. */
+	int in_transaction = lh_store_begin(lh->store) == 0;
+	decide(lh, c, req, util_wall_ms() / 1000, &a);
+	if (in_transaction && lh_store_end(lh->store, 1) < 0 && !a.challenge) {
+		log_warn("REGISTER: the store did not commit");
+		answer(&a, 500, "Retry-After", "5");
+	}
+	if (a.challenge)
+		challenge(lh, o, req, a.stale);
+	else
+		lh_sip_reply(lh, o, req, a.status, a.headers[0] ? a.headers : NULL);
 }
 
 void lh_sip_on_password(struct lh *lh, struct lh_circuit *c, const Anosip__V1__SipPassword *p)

@@ -14,7 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LH_NONCE_COUNT_SLOTS (1u << 16)
+/* The accepted (nonce, nc, cnonce) set holds at most half its slots per
+ * generation (SIP_NONCE_LIFETIME_S + 60 s), and refuses every REGISTER
+ * once full: that must take longer than a lighthouse can fill it. 2^23
+ * slots keep 4.2 million, 11,600 REGISTERs a second for six minutes,
+ * above what one core verifies (docs/benchmarks.md); the sets grow from
+ * 1024 slots only as REGISTERs come, up to 64 MiB each (two generations). */
+#define LH_NONCE_COUNT_SLOTS (1u << 23)
 
 static size_t tx_bucket(uint64_t token)
 {

@@ -197,6 +197,23 @@ int lh_store_account_add(struct lh_store *s, const char *nickname, const uint8_t
 	return rc < 0 ? rc : 0;
 }
 
+int lh_store_begin(struct lh_store *s)
+{
+	if (!s)
+		return -EINVAL;
+	return db_run(s->stmt[ST_BEGIN]);
+}
+
+int lh_store_end(struct lh_store *s, int commit)
+{
+	if (!s)
+		return -EINVAL;
+	int rc = commit ? db_run(s->stmt[ST_COMMIT]) : -ECANCELED;
+	if (rc < 0)
+		db_rollback(s->stmt[ST_ROLLBACK]);
+	return rc == -ECANCELED ? 0 : rc;
+}
+
 int store_delete_by_nickname(struct lh_store *s, enum statement which, const char *nickname)
 {
 	sqlite3_stmt *st = s->stmt[which];

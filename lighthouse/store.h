@@ -37,6 +37,18 @@ int lh_store_open(const char *path, struct lh_store **out, char *err, size_t err
 /* Closes and frees the store; NULL is fine. */
 void lh_store_close(struct lh_store *s);
 
+/* Groups the calls that follow into one transaction (BEGIN IMMEDIATE):
+ * a REGISTER's reads and writes then take the file's lock once and commit
+ * once. Between the two, no function that runs a transaction of its own
+ * (password_set, account_delete, the binding and certificate writes that
+ * say so) may be called. 0, or -EBUSY when another process holds the
+ * write lock past the busy timeout (the calls then run one by one). */
+int lh_store_begin(struct lh_store *s);
+
+/* Commits (commit != 0) or rolls back what lh_store_begin began: 0 or a
+ * negative errno (a failed commit is rolled back). */
+int lh_store_end(struct lh_store *s, int commit);
+
 /* --- accounts: nickname → its Ed25519 public key --- */
 
 /* 0 and the account's key and creation time, or -ENOENT. */

@@ -112,7 +112,6 @@ static void on_recv(void *ctx, const struct ua_peer *from, const char *buf, size
 	if (from->sock == UA_SOCK_LISTEN && host && strcasecmp(host, s->ua->cfg->domain) == 0) {
 		s->from_softphone++;
 		ua_sip_from_softphone(s, from, m);
-		osip_message_free(m);
 		return;
 	}
 	ua_sip_direct_request(s, from, m);
@@ -143,6 +142,7 @@ int ua_sip_start(struct ua *ua, struct ua_sip **out)
 	if (!s)
 		return -ENOMEM;
 	s->ua = ua;
+	ua_sip_tx_init(s);
 	sip_init();
 	/* From the nickname key, so it survives a restart: the marks our
 	 * Record-Routes and Vias carry in a call must still check after one. */
@@ -222,7 +222,10 @@ void ua_sip_metrics(struct ua_sip *s, struct node_ctl *req)
 	node_ctl_printf(req, "ua_sip_direct_forwarded %llu\n",
 			(unsigned long long)s->direct_forwarded);
 	node_ctl_printf(req, "ua_sip_direct_refused %llu\n", (unsigned long long)s->direct_refused);
-	node_ctl_printf(req, "ua_sip_transactions %u\n", s->n_txs);
+	node_ctl_printf(req, "ua_sip_transactions %u\n", s->n_pending + s->n_finished);
+	node_ctl_printf(req, "ua_sip_transactions_pending %u\n", s->n_pending);
+	node_ctl_printf(req, "ua_sip_transactions_forgotten_early %llu\n",
+			(unsigned long long)s->tx_forgotten_early);
 	node_ctl_printf(req, "ua_sip_tcp_connections %u\n", st.connections);
 	node_ctl_printf(req, "ua_sip_frame_errors %llu\n", (unsigned long long)st.frame_errors);
 	node_ctl_printf(req, "ua_sip_connections_refused %llu\n",
@@ -244,7 +247,7 @@ int ua_sip_control(struct ua_sip *s, struct node_ctl *req, int argc, char **argv
 	if (registered)
 		node_ctl_printf(req, "softphone_expires %llu\n", (unsigned long long)expires);
 	node_ctl_printf(req, "password %s\n", s->has_password ? "configured" : "none");
-	node_ctl_printf(req, "transactions %u\n", s->n_txs);
+	node_ctl_printf(req, "transactions %u\n", s->n_pending + s->n_finished);
 	node_ctl_done(req);
 	return 1;
 }

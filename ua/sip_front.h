@@ -10,10 +10,17 @@
 #include "ua/ua_private.h"
 #include "ua/ua_sip.h"
 
+#include <sys/queue.h>
+
 /* Transactions waiting for, or just done with, their answer through the
- * circuit. A finished one stays UA_SIP_TX_LINGER_MS to absorb
- * retransmissions and the ACK of a non-2xx final response. */
+ * circuit. A finished one stays UA_SIP_TX_LINGER_MS (RFC 3261's Timer J
+ * over UDP) to absorb retransmissions and the ACK of a non-2xx final
+ * response, keeping only its final response. At most UA_SIP_MAX_TX wait;
+ * past UA_SIP_MAX_FINISHED finished ones the oldest is forgotten early (a
+ * late retransmission of it is then a new request), so a burst of
+ * requests cannot lock the softphone out for the linger time. */
 #define UA_SIP_MAX_TX 32768
+#define UA_SIP_MAX_FINISHED 65536
 #define UA_SIP_TX_BUCKETS 4096
 #define UA_SIP_TX_TIMEOUT_MS 30000
 #define UA_SIP_TX_LINGER_MS 32000
@@ -27,15 +34,19 @@ struct ua_sip_tx {
 	char branch[128]; /* the softphone's top Via branch */
 	char method[16];
 	char callee[SIP_NICKNAME_MAX + 1]; /* an INVITE's nickname */
-	osip_message_t *request;	   /* the softphone's request, as it sent it */
+	osip_message_t *request; /* the softphone's request as it sent it; NULL once finished */
 	struct ua_peer from;
 	char *final; /* the final response we gave the softphone */
 	size_t final_len;
 	int final_status;
 	uint64_t created_ms, finished_ms;
-	struct ua_sip_tx *next; /* all, newest first */
+	/* In s->pending (until final) or s->finished: oldest first, so the
+	 * timers only look at the head of each. */
+	TAILQ_ENTRY(ua_sip_tx) order;
 	struct ua_sip_tx *next_by_branch, *next_by_id;
 };
+
+TAILQ_HEAD(ua_sip_tx_queue, ua_sip_tx);
 
 struct ua_sip_token {
 	char token[33];
@@ -54,9 +65,10 @@ struct ua_sip {
 	char listen_addr[64], direct_addr[64]; /* as bound, "IP:PORT" */
 	char listen_host[48], direct_host[48];
 	int listen_port, direct_port;
-	struct ua_sip_tx *txs;
+	struct ua_sip_tx_queue pending, finished;
 	struct ua_sip_tx *by_branch[UA_SIP_TX_BUCKETS], *by_id[UA_SIP_TX_BUCKETS];
-	unsigned n_txs;
+	unsigned n_pending, n_finished;
+	uint64_t tx_forgotten_early;
 	struct ua_sip_token *tokens;
 	unsigned n_tokens;
 	struct ua_sip_stranger_call *strangers; /* decisions pending */
@@ -78,10 +90,11 @@ void ua_sip_reply(struct ua_sip *s, const struct ua_peer *to, const osip_message
 int ua_sip_is_us(const struct ua_sip *s, const char *host, const char *port);
 /* A request from the softphone for a nickname or our registrar: answered
  * here (ACK, CANCEL, OPTIONS, retransmissions, 405) or sent up the circuit
- * as a new transaction. m stays the caller's. */
+ * as a new transaction. Takes m (kept by the transaction, or freed). */
 void ua_sip_from_softphone(struct ua_sip *s, const struct ua_peer *from, osip_message_t *m);
 /* Times out transactions without an answer (408/504) and forgets finished
  * ones after UA_SIP_TX_LINGER_MS. */
+void ua_sip_tx_init(struct ua_sip *s);
 void ua_sip_tx_expire(struct ua_sip *s, uint64_t now_ms);
 void ua_sip_tx_free_all(struct ua_sip *s);
 

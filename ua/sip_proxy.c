@@ -83,20 +83,33 @@ static struct ua_sip_tx *tx_by_id(struct ua_sip *s, uint64_t id)
 	return NULL;
 }
 
+void ua_sip_tx_init(struct ua_sip *s)
+{
+	TAILQ_INIT(&s->pending);
+	TAILQ_INIT(&s->finished);
+}
+
 static void tx_link(struct ua_sip *s, struct ua_sip_tx *t)
 {
 	size_t b = branch_bucket(t->branch, t->method), i = id_bucket(t->id);
-	t->next = s->txs;
-	s->txs = t;
+	TAILQ_INSERT_TAIL(&s->pending, t, order);
+	s->n_pending++;
 	t->next_by_branch = s->by_branch[b];
 	s->by_branch[b] = t;
 	t->next_by_id = s->by_id[i];
 	s->by_id[i] = t;
-	s->n_txs++;
 }
 
-/* Takes t out of the two indexes (the caller unlinks it from s->txs). */
-static void tx_unindex(struct ua_sip *s, struct ua_sip_tx *t)
+static void tx_free(struct ua_sip_tx *t)
+{
+	if (t->request)
+		osip_message_free(t->request);
+	free(t->final);
+	free(t);
+}
+
+/* Takes t out of its queue and both indexes, and frees it. */
+static void tx_drop(struct ua_sip *s, struct ua_sip_tx *t)
 {
 	struct ua_sip_tx **pp;
 	for (pp = &s->by_branch[branch_bucket(t->branch, t->method)]; *pp;
@@ -110,15 +123,14 @@ static void tx_unindex(struct ua_sip *s, struct ua_sip_tx *t)
 			*pp = t->next_by_id;
 			break;
 		}
-	s->n_txs--;
-}
-
-static void tx_free(struct ua_sip_tx *t)
-{
-	if (t->request)
-		osip_message_free(t->request);
-	free(t->final);
-	free(t);
+	if (t->final) {
+		TAILQ_REMOVE(&s->finished, t, order);
+		s->n_finished--;
+	} else {
+		TAILQ_REMOVE(&s->pending, t, order);
+		s->n_pending--;
+	}
+	tx_free(t);
 }
 
 /* Sends the softphone its final response (text, which t keeps for
@@ -127,13 +139,28 @@ static void tx_finish_text(struct ua_sip *s, struct ua_sip_tx *t, char *text, si
 			   int status)
 {
 	ua_sip_send(s, &t->from, text, len);
+	if (!t->final) {
+		TAILQ_REMOVE(&s->pending, t, order);
+		s->n_pending--;
+		TAILQ_INSERT_TAIL(&s->finished, t, order);
+		s->n_finished++;
+	}
 	free(t->final);
 	t->final = text;
 	t->final_len = len;
 	t->final_status = status;
 	t->finished_ms = util_now_ms();
+	/* What answers a retransmission from now on is the text alone. */
+	if (t->request) {
+		osip_message_free(t->request);
+		t->request = NULL;
+	}
 	if (status >= 300)
 		s->errors_sent++;
+	if (s->n_finished > UA_SIP_MAX_FINISHED) {
+		tx_drop(s, TAILQ_FIRST(&s->finished));
+		s->tx_forgotten_early++;
+	}
 }
 
 static void tx_finish(struct ua_sip *s, struct ua_sip_tx *t, osip_message_t *resp)
@@ -144,13 +171,18 @@ static void tx_finish(struct ua_sip *s, struct ua_sip_tx *t, osip_message_t *res
 		tx_finish_text(s, t, text, len, sip_status(resp));
 }
 
-static void tx_finish_status(struct ua_sip *s, struct ua_sip_tx *t, int status,
-			     const char *const *headers)
+static int tx_finish_status(struct ua_sip *s, struct ua_sip_tx *t, int status,
+			    const char *const *headers)
 {
 	char *text = NULL;
 	size_t len;
-	if (sip_response_text(t->request, status, NULL, headers, &text, &len) == 0)
-		tx_finish_text(s, t, text, len, status);
+	if (!t->request)
+		return -EINVAL;
+	int rc = sip_response_text(t->request, status, NULL, headers, &text, &len);
+	if (rc < 0)
+		return rc;
+	tx_finish_text(s, t, text, len, status);
+	return 0;
 }
 
 /* --- softphone -> circuit --- */
@@ -165,28 +197,38 @@ static void copy_headers(osip_message_t *to, const osip_message_t *from, const c
 	}
 }
 
+/* Takes m: the new transaction keeps it, or it is freed. */
 static void send_up(struct ua_sip *s, const struct ua_peer *from, osip_message_t *m)
 {
 	const char *method = sip_method(m);
 	const char *branch = sip_branch(m);
 	if (!branch || strlen(branch) >= sizeof(((struct ua_sip_tx *)0)->branch)) {
 		ua_sip_reply(s, from, m, 400, NULL);
+		osip_message_free(m);
 		return;
 	}
 	if (s->ua->state != UA_OPEN) {
 		static const char *const retry[] = {"Retry-After", "5", NULL};
 		ua_sip_reply(s, from, m, 503, retry);
+		osip_message_free(m);
 		return;
 	}
-	if (s->n_txs >= UA_SIP_MAX_TX) {
+	if (s->n_pending >= UA_SIP_MAX_TX) {
 		ua_sip_reply(s, from, m, 503, NULL);
+		osip_message_free(m);
 		return;
 	}
-	struct ua_sip_tx *t = calloc(1, sizeof(*t));
 	osip_message_t *scrubbed = NULL;
 	char *text = NULL;
 	size_t len = 0;
-	if (!t || osip_message_clone(m, &t->request) != 0 || osip_message_clone(m, &scrubbed) != 0)
+	struct ua_sip_tx *t = calloc(1, sizeof(*t));
+	if (!t) {
+		ua_sip_reply(s, from, m, 500, NULL);
+		osip_message_free(m);
+		return;
+	}
+	t->request = m;
+	if (osip_message_clone(m, &scrubbed) != 0)
 		goto fail;
 	do
 		randombytes_buf(&t->id, sizeof(t->id));
@@ -226,9 +268,8 @@ static void send_up(struct ua_sip *s, const struct ua_peer *from, osip_message_t
 		s->to_circuit++;
 	goto out;
 fail:
-	if (t)
-		tx_free(t);
 	ua_sip_reply(s, from, m, 500, NULL);
+	tx_free(t); /* and m with it */
 out:
 	free(text);
 	if (scrubbed)
@@ -263,8 +304,10 @@ static int digest_uri_ok(struct ua_sip *s, const osip_message_t *m)
 	return ok;
 }
 
-/* A request from the softphone for a nickname (or our registrar). */
-void ua_sip_from_softphone(struct ua_sip *s, const struct ua_peer *from, osip_message_t *m)
+/* What the ua answers itself (1): retransmissions, ACK, CANCEL, OPTIONS,
+ * methods it does not carry, a digest naming an address. 0: a new
+ * transaction for the circuit. */
+static int answer_here(struct ua_sip *s, const struct ua_peer *from, const osip_message_t *m)
 {
 	const char *method = sip_method(m);
 	const char *branch = sip_branch(m);
@@ -275,10 +318,10 @@ void ua_sip_from_softphone(struct ua_sip *s, const struct ua_peer *from, osip_me
 			ua_sip_send(s, from, t->final, t->final_len);
 		else if (strcmp(method, "INVITE") == 0)
 			ua_sip_reply(s, from, m, 100, NULL);
-		return;
+		return 1;
 	}
 	if (strcmp(method, "ACK") == 0)
-		return; /* the ACK of a final non-2xx we gave: hop by hop, ends here */
+		return 1; /* the ACK of a final non-2xx we gave: hop by hop, ends here */
 	if (strcmp(method, "CANCEL") == 0) {
 		struct ua_sip_tx *inv = branch ? tx_by_branch(s, branch, "INVITE") : NULL;
 		ua_sip_reply(s, from, m, inv ? 200 : 481, NULL);
@@ -286,27 +329,36 @@ void ua_sip_from_softphone(struct ua_sip *s, const struct ua_peer *from, osip_me
 		 * softphone has its 487 and a late answer is dropped. */
 		if (inv && !inv->final)
 			tx_finish_status(s, inv, 487, NULL);
-		return;
+		return 1;
 	}
 	if (strcmp(method, "OPTIONS") == 0) {
 		static const char *const allow[] = {"Allow", UA_ALLOW, "Accept", "application/sdp",
 						    NULL};
 		ua_sip_reply(s, from, m, 200, allow);
-		return;
+		return 1;
 	}
 	if (strcmp(method, "REGISTER") != 0 && strcmp(method, "INVITE") != 0) {
 		static const char *const allow[] = {"Allow", UA_ALLOW, NULL};
 		ua_sip_reply(s, from, m, 405, allow);
-		return;
+		return 1;
 	}
 	if (!digest_uri_ok(s, m)) {
 		static const char *const why[] = {
 		    "Warning",
 		    "399 anosip \"digest uri must be the ANOSIP domain, not an address\"", NULL};
 		ua_sip_reply(s, from, m, 400, why);
-		return;
+		return 1;
 	}
-	send_up(s, from, m);
+	return 0;
+}
+
+/* A request from the softphone for a nickname (or our registrar). */
+void ua_sip_from_softphone(struct ua_sip *s, const struct ua_peer *from, osip_message_t *m)
+{
+	if (answer_here(s, from, m))
+		osip_message_free(m);
+	else
+		send_up(s, from, m);
 }
 
 /* --- circuit -> softphone: answers to our requests --- */
@@ -369,18 +421,15 @@ static int contact_ok(const char *contact)
 	return util_parse_address(contact + 37, &ss) == 0;
 }
 
-static void answer_for_softphone(struct ua_sip *s, const Anosip__V1__SipMessage *sm)
+/* answer: sm's message, parsed (stays the caller's). */
+static void answer_for_softphone(struct ua_sip *s, const Anosip__V1__SipMessage *sm,
+				 const osip_message_t *answer)
 {
 	struct ua_sip_tx *t = tx_by_id(s, sm->transaction);
-	osip_message_t *answer = NULL, *resp = NULL;
+	osip_message_t *resp = NULL;
 	if (!t || t->final) {
 		node_count_drop(s->ua->node, NODE_DROP_UNKNOWN_MESSAGE);
 		return;
-	}
-	if (sip_parse((const char *)sm->message.data, sm->message.len, &answer) < 0 ||
-	    sip_is_request(answer)) {
-		s->malformed++;
-		goto out;
 	}
 	int status = sip_status(answer);
 	if (status < 200)
@@ -470,8 +519,6 @@ static void answer_for_softphone(struct ua_sip *s, const Anosip__V1__SipMessage 
 out:
 	if (resp)
 		osip_message_free(resp);
-	if (answer)
-		osip_message_free(answer);
 }
 
 void ua_sip_on_message(struct ua_sip *s, const Anosip__V1__SipMessage *sm)
@@ -484,7 +531,7 @@ void ua_sip_on_message(struct ua_sip *s, const Anosip__V1__SipMessage *sm)
 	} else if (sip_is_request(m)) {
 		ua_sip_incoming_call(s, sm, m);
 	} else {
-		answer_for_softphone(s, sm);
+		answer_for_softphone(s, sm, m);
 	}
 	if (m)
 		osip_message_free(m);
@@ -492,26 +539,21 @@ void ua_sip_on_message(struct ua_sip *s, const Anosip__V1__SipMessage *sm)
 
 void ua_sip_tx_expire(struct ua_sip *s, uint64_t now_ms)
 {
-	for (struct ua_sip_tx **pp = &s->txs; *pp;) {
-		struct ua_sip_tx *t = *pp;
-		if (!t->final && now_ms - t->created_ms > UA_SIP_TX_TIMEOUT_MS)
-			tx_finish_status(s, t, strcmp(t->method, "INVITE") == 0 ? 408 : 504, NULL);
-		if (t->final && now_ms - t->finished_ms > UA_SIP_TX_LINGER_MS) {
-			*pp = t->next;
-			tx_unindex(s, t);
-			tx_free(t);
-			continue;
-		}
-		pp = &t->next;
-	}
+	struct ua_sip_tx *t;
+	/* Both queues are oldest first and each has one timeout: only their
+	 * heads can be due. */
+	while ((t = TAILQ_FIRST(&s->pending)) && now_ms - t->created_ms > UA_SIP_TX_TIMEOUT_MS)
+		if (tx_finish_status(s, t, strcmp(t->method, "INVITE") == 0 ? 408 : 504, NULL) < 0)
+			tx_drop(s, t); /* no answer could be made: forget it all the same */
+	while ((t = TAILQ_FIRST(&s->finished)) && now_ms - t->finished_ms > UA_SIP_TX_LINGER_MS)
+		tx_drop(s, t);
 }
 
 void ua_sip_tx_free_all(struct ua_sip *s)
 {
-	while (s->txs) {
-		struct ua_sip_tx *t = s->txs;
-		s->txs = t->next;
-		tx_unindex(s, t);
-		tx_free(t);
-	}
+	struct ua_sip_tx *t;
+	while ((t = TAILQ_FIRST(&s->pending)))
+		tx_drop(s, t);
+	while ((t = TAILQ_FIRST(&s->finished)))
+		tx_drop(s, t);
 }

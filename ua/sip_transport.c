@@ -13,6 +13,11 @@
 #include <string.h>
 
 #define LISTEN_BACKLOG 64
+/* The UDP receive buffer asked for: a softphone's requests arrive in
+ * bursts while the loop is busy with the circuit, and a datagram the
+ * kernel drops costs the softphone a retransmission timer (500 ms and up).
+ * The kernel caps it at net.core.rmem_max (docs/operations.md). */
+#define UDP_RECEIVE_BUFFER (1024 * 1024)
 /* How often port-0 binding tries again when UDP cannot have the port TCP
  * was given. */
 #define BIND_ATTEMPTS 16
@@ -221,8 +226,13 @@ static int sock_try(struct ua_transport *t, enum ua_sock which, const struct soc
 		rc = uv_tcp_getsockname(&s->tcp, (struct sockaddr *)&s->bound, &len);
 	if (rc == 0)
 		rc = uv_udp_bind(&s->udp, (const struct sockaddr *)&s->bound, 0);
-	if (rc == 0)
+	if (rc == 0) {
+		int size = UDP_RECEIVE_BUFFER;
+		/* Best effort: the default buffer still works, only smaller. */
+		if (uv_recv_buffer_size((uv_handle_t *)&s->udp, &size) < 0)
+			log_debug("sip: could not enlarge the UDP receive buffer");
 		rc = uv_udp_recv_start(&s->udp, on_udp_alloc, on_udp_recv);
+	}
 	if (rc < 0) {
 		sock_close(s);
 		return rc;

@@ -7,6 +7,7 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,13 @@ static const char *const sql[ST_COUNT] = {
 struct ua_state {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
+	/* The row as we last wrote it: a softphone refreshing its
+	 * registration many times a second rewrites the same row, and an
+	 * identical row is not written again. */
+	int written;
+	char contact[CONTACT_MAX + 1], source[SOURCE_MAX + 1];
+	int tcp;
+	uint64_t expires_unix;
 };
 
 int ua_state_open(const char *path, struct ua_state **out, char *err, size_t err_len)
@@ -106,6 +114,10 @@ int ua_state_contact_set(struct ua_state *s, const char *contact, int tcp, const
 {
 	if (!s || !text_ok(contact, CONTACT_MAX) || (tcp != 0 && tcp != 1) || !source_ok(source))
 		return -EINVAL;
+	if (s->written && s->tcp == tcp && s->expires_unix == expires_unix &&
+	    strcmp(s->contact, contact) == 0 && strcmp(s->source, source) == 0)
+		return 0;
+	s->written = 0;
 	sqlite3_stmt *st = s->st[ST_SET];
 	int rc = db_bind_text(st, 1, contact);
 	if (rc == 0)
@@ -115,7 +127,15 @@ int ua_state_contact_set(struct ua_state *s, const char *contact, int tcp, const
 	if (rc == 0)
 		rc = db_bind_time(st, 4, expires_unix);
 	rc = db_change(st, rc);
-	return rc < 0 ? rc : 0;
+	if (rc < 0)
+		return rc;
+	/* Both fit: text_ok and source_ok checked the lengths. */
+	snprintf(s->contact, sizeof(s->contact), "%s", contact);
+	snprintf(s->source, sizeof(s->source), "%s", source);
+	s->tcp = tcp;
+	s->expires_unix = expires_unix;
+	s->written = 1;
+	return 0;
 }
 
 static int copy_out(const char *value, char *out, size_t out_len)
@@ -173,6 +193,7 @@ int ua_state_contact_clear(struct ua_state *s)
 {
 	if (!s)
 		return -EINVAL;
+	s->written = 0;
 	int rc = db_change(s->st[ST_CLEAR], 0);
 	return rc < 0 ? rc : 0;
 }

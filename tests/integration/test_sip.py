@@ -378,6 +378,13 @@ def test_transactions():
     # CANCEL of a transaction the ua does not know: 481.
     reply = sip_raw(port, request("CANCEL", uri=f"sip:mother@{DOMAIN}"))
     assert status_of(reply) == 481, reply
+    # Every transaction got its answer: none waits; the answered ones stay
+    # (for retransmissions) and none was forgotten early.
+    t = testbed()
+    m = t.metrics("ua-father")
+    assert m["ua_sip_transactions_pending"] == 0, m
+    assert m["ua_sip_transactions"] >= 1, m
+    assert m["ua_sip_transactions_forgotten_early"] == 0, m
 
 
 @suite.test

@@ -170,7 +170,7 @@ static int uri_ok(const osip_uri_t *u)
 		osip_free(text);
 		return 0;
 	}
-	int ok = *text && !strpbrk(text, " \t<>\"");
+	int ok = *text && !strpbrk(text, " \t<>\"") && sip_uri_grammar_ok(u);
 	osip_free(text);
 	return ok;
 }
@@ -186,7 +186,7 @@ static int check_addresses(const osip_list_t *list, int star_ok)
 		if (!a->url) {
 			if (!star_ok || !a->displayname || strcmp(a->displayname, "*") != 0)
 				return SIP_ERR_INVALID;
-		} else if (!uri_ok(a->url)) {
+		} else if (!uri_ok(a->url) || !sip_address_params_ok(a)) {
 			return SIP_ERR_INVALID;
 		}
 		if (!display_name_ok(a->displayname))
@@ -211,8 +211,12 @@ static int check_essentials(const osip_message_t *m)
 	if (osip_list_eol(&m->vias, 0) || !m->from || !m->to || !m->call_id ||
 	    !m->call_id->number || !m->cseq || !m->cseq->number || !m->cseq->method)
 		return SIP_ERR_MISSING;
-	if (!uri_ok(m->from->url) || !uri_ok(m->to->url))
+	if (!uri_ok(m->from->url) || !uri_ok(m->to->url) || !sip_address_params_ok(m->from) ||
+	    !sip_address_params_ok(m->to) || !sip_call_id_grammar_ok(m->call_id))
 		return SIP_ERR_INVALID;
+	for (int i = 0; !osip_list_eol(&m->vias, i); i++)
+		if (!sip_via_grammar_ok(osip_list_get(&m->vias, i)))
+			return SIP_ERR_INVALID;
 	if (!display_name_ok(m->from->displayname) || !display_name_ok(m->to->displayname))
 		return SIP_ERR_ENCODING;
 	unsigned long long seq;
@@ -222,6 +226,22 @@ static int check_essentials(const osip_message_t *m)
 	if (m->sip_method && strcmp(m->sip_method, m->cseq->method) != 0)
 		return SIP_ERR_INVALID;
 	return 0;
+}
+
+/* Header name (one libosip2 keeps as text) is absent, or there once with
+ * a decimal value. RFC 3261 §7.3: only list headers may repeat; a second
+ * one is kept as text too, and a proxy might read either. (The position
+ * libosip2's lookup takes is an index into all headers.) */
+static int single_number(const osip_message_t *m, const char *name)
+{
+	osip_header_t *h = NULL;
+	int at = osip_message_header_get_byname(m, name, 0, &h);
+	if (at < 0 || !h)
+		return 1;
+	if (!sip_digits_value(h->hvalue, 10, NULL))
+		return 0;
+	h = NULL;
+	return osip_message_header_get_byname(m, name, at + 1, &h) < 0 || !h;
 }
 
 /* Checks of what libosip2 parsed. */
@@ -237,10 +257,10 @@ static int check_message(const osip_message_t *m, size_t body_len)
 	if (rc != 0)
 		return rc;
 	/* Max-Forwards may be missing (some softphones leave it out), but when
-	 * present it is a number. */
-	osip_header_t *mf = NULL;
-	if (osip_message_header_get_byname(m, "max-forwards", 0, &mf) >= 0 && mf &&
-	    !sip_digits_value(mf->hvalue, 10, NULL))
+	 * present it is a number; so is Expires (delta-seconds). */
+	if (!single_number(m, "max-forwards") || !single_number(m, "expires"))
+		return SIP_ERR_INVALID;
+	if (m->content_type && !sip_content_type_grammar_ok(m->content_type))
 		return SIP_ERR_INVALID;
 	/* RFC 3261 §20.15: a body needs its type (libosip2 drops an untyped
 	 * body silently). */

@@ -45,4 +45,20 @@ size_t sip_header_end(const char *buf, size_t len);
  * else SIP_ERR_INVALID (or -ENOMEM). */
 int sip_check_serialises(const osip_message_t *m);
 
+/* RFC 3261 §25.1 checks of fields libosip2 parsed leniently (grammar.c):
+ * 1 when the field is well-formed, else 0. A sip/sips URI: user and
+ * password characters and escapes, host, port, parameter and header names
+ * and values; other schemes pass. */
+int sip_uri_grammar_ok(const osip_uri_t *u);
+/* The generic parameters of a From, To, Contact or Route (tag, expires,
+ * ...): token names, token, host or quoted-string values. */
+int sip_address_params_ok(const osip_from_t *a);
+/* A Via: version 2.0, a token transport, host, port, parameters (ttl,
+ * rport, received and maddr with the values they must have). */
+int sip_via_grammar_ok(const osip_via_t *v);
+/* A Call-ID: word ["@" word], printable ASCII. */
+int sip_call_id_grammar_ok(const osip_call_id_t *c);
+/* A Content-Type: token type and subtype, generic parameters. */
+int sip_content_type_grammar_ok(const osip_content_type_t *ct);
+
 #endif

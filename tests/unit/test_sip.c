@@ -253,6 +253,47 @@ static const struct bad_case bad_cases[] = {
     {"overlong", OPT "Subject: \xc0\xaf\r\n\r\n", 0, SIP_ERR_ENCODING, 1},
     {"surrogate", OPT "Subject: \xed\xa0\x80\r\n\r\n", 0, SIP_ERR_ENCODING, 1},
     {"no blank line", OPT, 0, SIP_ERR_INVALID, 0},
+    /* Fields libosip2 reads leniently, refused by grammar.c (found by the
+     * malformed-SIP suite, tests/integration/test_sip_malformed.py). */
+    {"ruri port", HEAD("OPTIONS", "sip:m@anosip.test:abc") "CSeq: 1 OPTIONS\r\n\r\n", 0,
+     SIP_ERR_INVALID, 1},
+    {"ruri ipv6", HEAD("OPTIONS", "sip:m@[zz::1]") "CSeq: 1 OPTIONS\r\n\r\n", 0, SIP_ERR_INVALID,
+     1},
+    {"ruri 8-bit user", HEAD("OPTIONS", "sip:m\xc3\xa8re@anosip.test") "CSeq: 1 OPTIONS\r\n\r\n", 0,
+     SIP_ERR_INVALID, 1},
+    {"from port",
+     "OPTIONS sip:m@a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+     "From: <sip:a@b:-1>;tag=1\r\nTo: <sip:m@a>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+     0, SIP_ERR_INVALID, 0},
+    {"to tag 8-bit",
+     "OPTIONS sip:m@a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+     "From: <sip:a@b>;tag=1\xc3\xa9\r\nTo: <sip:m@a>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+     0, SIP_ERR_INVALID, 0},
+    {"call-id 8-bit",
+     "OPTIONS sip:m@a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
+     "From: <sip:a@b>;tag=1\r\nTo: <sip:m@a>\r\nCall-ID: caf\xc3\xa9\r\nCSeq: 1 OPTIONS\r\n\r\n",
+     0, SIP_ERR_INVALID, 0},
+    {"via version",
+     "OPTIONS sip:m@a SIP/2.0\r\nVia: SIP/3.0/UDP h;branch=z9hG4bKx\r\n"
+     "From: <sip:a@b>;tag=1\r\nTo: <sip:m@a>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+     0, SIP_ERR_INVALID, 0},
+    {"via port",
+     "OPTIONS sip:m@a SIP/2.0\r\nVia: SIP/2.0/UDP h:abc;branch=z9hG4bKx\r\n"
+     "From: <sip:a@b>;tag=1\r\nTo: <sip:m@a>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+     0, SIP_ERR_INVALID, 0},
+    {"via rport",
+     "OPTIONS sip:m@a SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx;rport=abc\r\n"
+     "From: <sip:a@b>;tag=1\r\nTo: <sip:m@a>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+     0, SIP_ERR_INVALID, 0},
+    {"max-forwards twice", OPT "Max-Forwards: 70\r\nMax-Forwards: 70\r\n\r\n", 0, SIP_ERR_INVALID,
+     1},
+    {"expires twice", OPT "Expires: 60\r\nExpires: 60\r\n\r\n", 0, SIP_ERR_INVALID, 1},
+    {"expires text",
+     OPT "Expires: 6\xc3\xa9"
+	 "00\r\n\r\n",
+     0, SIP_ERR_INVALID, 1},
+    {"content-type subtype", OPT "Content-Type: application/sdp/x\r\nContent-Length: 1\r\n\r\nx", 0,
+     SIP_ERR_INVALID, 1},
     /* libosip2 stops at the second From; the CSeq it read is not one. */
     {"partial", HEAD("OPTIONS", "sip:m@a") "CSeq: 7 OPTIONch=z9\r\nf: <sip:a@b>\r\n\r\n", 0,
      SIP_ERR_INVALID, 0},

@@ -241,6 +241,22 @@ static int load_identity(struct node *n)
 			  n->cfg.key_path, n->cfg.id);
 		return -EINVAL;
 	}
+	/* Once the node knows it is itself: the highest serial it ran on is
+	 * kept next to its key (its own folder), and a validly signed but
+	 * older directory is refused. Where that folder is read-only the node
+	 * still starts, with a warning. */
+	char floor_path[sizeof(n->cfg.key_path) + 32];
+	size_t stem = strlen(n->cfg.key_path);
+	if (stem > 4 && strcmp(n->cfg.key_path + stem - 4, ".key") == 0)
+		stem -= 4;
+	snprintf(floor_path, sizeof(floor_path), "%.*s.directory.db", (int)stem, n->cfg.key_path);
+	rc = node_directory_floor(floor_path, n->topo->serial, err, sizeof(err));
+	if (rc == -ESTALE || rc == -EINVAL) {
+		log_error("%s", err);
+		return rc;
+	}
+	if (rc < 0)
+		log_warn("%s (older directories are not refused)", err);
 	return 0;
 }
 

@@ -118,6 +118,13 @@ struct node_module {
 	void (*metrics)(void *state, struct node_ctl *req);
 };
 
+/* Refuses to go back to an older directory: the file at path (SQLite,
+ * 0600, made on first use) holds the highest serial this node has run on.
+ * 0 when serial is at least that (a higher one is written); -ESTALE when
+ * it is lower, err saying which; else a negative errno (the file cannot be
+ * opened, read or written) with err saying why. */
+int node_directory_floor(const char *path, uint64_t serial, char *err, size_t err_len);
+
 /* Runs a node until SIGINT/SIGTERM. Returns 0 on a clean shutdown, or a
  * negative code after logging one clear line. */
 int node_run(const struct node_config *cfg, const struct node_module *const *modules,

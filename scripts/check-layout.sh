@@ -15,7 +15,7 @@ allowed() {
 	link) echo "util keys" ;;
 	circuit) echo "util keys" ;;
 	sip) echo "util" ;;
-	node) echo "util keys topo link" ;;
+	node) echo "util db keys topo link" ;;
 	router) echo "util keys topo link node" ;;
 	lookup) echo "util db keys topo link node router" ;;
 	iddir) echo "util db keys topo link circuit node router" ;;

@@ -10,7 +10,8 @@
  * Neighbour mode (--as): --key signs the handshake with another key file
  * than TESTBED/NODE.key (an impostor); --as may then name a node that is
  * not in the directory. Attacks: forged (random frame), replay (a valid
- * frame sent twice), truncated (half a frame, then close), oversize
+ * frame sent twice), reorder (two valid frames, the second sent first),
+ * truncated (half a frame, then close), oversize
  * (continuation frames past LINK_MESSAGE_MAX), badproto (a sealed message
  * that is not a LinkMessage), hoplimit (a routed message with hop limit 1
  * for a far node; the link stays), unknownfield (a Routed carrying a field
@@ -49,6 +50,16 @@
  *   create-churn               --count valid circuits (--nickname), each torn
  *                              down when built, as many in flight as the
  *                              bound allows; prints the rate
+ *   data-replay                a real circuit for --nickname (--nick-key, or
+ *                              a fresh key that signs up): an echo DATA cell
+ *                              answered, the same cell again -> no answer
+ *   data-reorder               the same: two echo cells sealed in order, the
+ *                              second sent first -> it is answered, the first
+ *                              (now older than the newest) is not
+ *   data-forged                the same: random bytes as a DATA cell on the
+ *                              circuit -> no answer
+ *                              (each of the three: afterwards a fresh echo
+ *                              still works, the circuit and the link stay)
  * Each prints what came back and exits 0 when it was what the node must
  * answer, 1 otherwise (2: usage or setup error). */
 #include "circuit/circuit.h"
@@ -158,6 +169,15 @@ static int neighbour_attack(int fd, struct link_session *s, const struct topo *t
 	} else if (strcmp(attack, "replay") == 0) {
 		link_seal_message(s, msg, msg_len, frame, sizeof(frame));
 		write_all(fd, frame, sizeof(frame));
+		write_all(fd, frame, sizeof(frame));
+	} else if (strcmp(attack, "reorder") == 0) {
+		/* Two frames sealed in order (counters n, n + 1), sent the other
+		 * way round: each is authentic, but n + 1 arrives where n is
+		 * due. */
+		uint8_t later[LINK_FRAME_SIZE];
+		link_seal_message(s, msg, msg_len, frame, sizeof(frame));
+		link_seal_message(s, msg, msg_len, later, sizeof(later));
+		write_all(fd, later, sizeof(later));
 		write_all(fd, frame, sizeof(frame));
 	} else if (strcmp(attack, "truncated") == 0) {
 		link_seal_message(s, msg, msg_len, frame, sizeof(frame));
@@ -1039,6 +1059,147 @@ out:
 	return result;
 }
 
+/* An echo request with sequence seq, sealed for circuit keys (the next
+ * counter). The caller frees *sealed. */
+static int seal_echo(struct circ_keys *keys, uint64_t seq, uint8_t **sealed, size_t *len)
+{
+	uint8_t payload[32];
+	randombytes_buf(payload, sizeof(payload));
+	Anosip__V1__Echo e = ANOSIP__V1__ECHO__INIT;
+	Anosip__V1__CircuitMessage cm = ANOSIP__V1__CIRCUIT_MESSAGE__INIT;
+	e.sequence = seq;
+	e.payload.data = payload;
+	e.payload.len = sizeof(payload);
+	cm.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_ECHO;
+	cm.echo = &e;
+	size_t plen = anosip__v1__circuit_message__get_packed_size(&cm);
+	uint8_t *plain = malloc(plen);
+	if (!plain)
+		return -1;
+	anosip__v1__circuit_message__pack(&cm, plain);
+	int rc = circ_data_seal(keys, plain, plen, sealed, len);
+	free(plain);
+	return rc < 0 ? -1 : 0;
+}
+
+static int send_data(struct client *c, uint32_t id, const uint8_t *sealed, size_t len, int flush)
+{
+	Anosip__V1__CellData d = ANOSIP__V1__CELL_DATA__INIT;
+	Anosip__V1__Cell cell = ANOSIP__V1__CELL__INIT;
+	d.sealed.data = (uint8_t *)sealed;
+	d.sealed.len = len;
+	cell.body_case = ANOSIP__V1__CELL__BODY_DATA;
+	cell.data = &d;
+	return client_cell(c, id, &cell, flush);
+}
+
+/* The sequence numbers of the echo replies that come back on circuit id
+ * within ms, into seqs (at most max); returns how many came, -1 when the
+ * link closed or a reply does not open. */
+static int collect_echoes(struct client *c, uint32_t id, struct circ_keys *keys, int ms,
+			  uint64_t *seqs, int max)
+{
+	int n = 0;
+	uint64_t deadline = util_now_ms() + (uint64_t)ms;
+	while (util_now_ms() < deadline) {
+		int closed;
+		Anosip__V1__LinkMessage *m =
+		    client_wait_cell(c, id, (int)(deadline - util_now_ms()), &closed);
+		if (!m)
+			return closed ? -1 : n;
+		uint8_t *plain = NULL;
+		size_t len;
+		int rc = m->cell->body_case == ANOSIP__V1__CELL__BODY_DATA
+			     ? circ_data_open(keys, m->cell->data->sealed.data,
+					      m->cell->data->sealed.len, &plain, &len)
+			     : -1;
+		anosip__v1__link_message__free_unpacked(m, NULL);
+		if (rc < 0)
+			return -1;
+		Anosip__V1__CircuitMessage *r =
+		    anosip__v1__circuit_message__unpack(NULL, len, plain);
+		free(plain);
+		if (r && r->body_case == ANOSIP__V1__CIRCUIT_MESSAGE__BODY_ECHO_REPLY && n < max)
+			seqs[n++] = r->echo_reply->sequence;
+		if (r)
+			anosip__v1__circuit_message__free_unpacked(r, NULL);
+	}
+	return n;
+}
+
+/* data-replay, data-reorder, data-forged: DATA cells on a real circuit
+ * that its lighthouse must refuse (a replay window that only moves
+ * forward, docs/protocol.md §4.2) without closing the circuit. */
+static int attack_data(struct client *c, const char *attack)
+{
+	int lh = lighthouse_index(c);
+	struct keys_pair k;
+	if (lh < 0 || nickname_keys(c, &k) < 0)
+		return 2;
+	struct circ_client cc;
+	struct circ_keys keys;
+	uint8_t *create = NULL, *first = NULL, *second = NULL;
+	size_t create_len, first_len, second_len;
+	uint64_t seqs[4];
+	int result = 1, closed, n = -1;
+	uint32_t id = client_new_id(c);
+	sodium_memzero(&keys, sizeof(keys));
+	if (build_create(c, lh, &k, &cc, &create, &create_len) < 0)
+		goto out;
+	send_create(c, id, c->t->nodes[lh].id, create, create_len, 1);
+	Anosip__V1__LinkMessage *m = client_wait_cell(c, id, 10000, &closed);
+	int built = m && finish_created(c, id, m, &cc, &keys) == 0;
+	if (m)
+		anosip__v1__link_message__free_unpacked(m, NULL);
+	if (!built || echo_once(c, id, &keys) < 0)
+		goto out;
+	if (seal_echo(&keys, 1, &first, &first_len) < 0 ||
+	    seal_echo(&keys, 2, &second, &second_len) < 0)
+		goto out;
+	if (strcmp(attack, "data-replay") == 0) {
+		/* Cell 1 is answered; the very same bytes again are not. */
+		send_data(c, id, first, first_len, 1);
+		n = collect_echoes(c, id, &keys, 1000, seqs, 4);
+		int ok = n == 1 && seqs[0] == 1;
+		send_data(c, id, first, first_len, 1);
+		n = collect_echoes(c, id, &keys, 1000, seqs, 4);
+		printf("evil-peer: %s: cell answered once, the replay got %d answers\n", attack, n);
+		if (!ok || n != 0)
+			goto out;
+	} else if (strcmp(attack, "data-reorder") == 0) {
+		/* Cell 2 first, then cell 1: only cell 2 may be answered. */
+		send_data(c, id, second, second_len, 0);
+		send_data(c, id, first, first_len, 1);
+		n = collect_echoes(c, id, &keys, 1500, seqs, 4);
+		printf("evil-peer: %s: %d answers%s\n", attack, n,
+		       n == 1 && seqs[0] == 2 ? " (to the later cell only)" : "");
+		if (n != 1 || seqs[0] != 2)
+			goto out;
+	} else {
+		uint8_t junk[96];
+		randombytes_buf(junk, sizeof(junk));
+		send_data(c, id, junk, sizeof(junk), 1);
+		n = collect_echoes(c, id, &keys, 1000, seqs, 4);
+		printf("evil-peer: %s: %d answers\n", attack, n);
+		if (n != 0)
+			goto out;
+	}
+	/* The circuit still works with the next counter, and the link stays. */
+	if (echo_once(c, id, &keys) < 0)
+		goto out;
+	send_destroy(c, id, 1);
+	result = client_kept(c, 300) ? 0 : 1;
+out:
+	printf("evil-peer: attack %s: %s\n", attack, result ? "FAILED" : "as expected");
+	keys_wipe(&k);
+	circ_keys_wipe(&keys);
+	sodium_memzero(&cc, sizeof(cc));
+	free(create);
+	free(first);
+	free(second);
+	return result;
+}
+
 static int client_attack(struct client *c, const char *attack)
 {
 	if (strcmp(attack, "none") == 0 || strcmp(attack, "refused") == 0) {
@@ -1163,6 +1324,8 @@ static int client_attack(struct client *c, const char *attack)
 		return attack_circuit_limit(c);
 	if (strcmp(attack, "create-churn") == 0)
 		return attack_create_churn(c);
+	if (strncmp(attack, "data-", 5) == 0 && strcmp(attack, "data-unknown-circuit") != 0)
+		return attack_data(c, attack);
 	fprintf(stderr, "evil-peer: unknown client attack %s\n", attack);
 	return 2;
 }

@@ -8,6 +8,7 @@
 
 #include "directory.pb-c.h"
 #include "keys/keys.h"
+#include "node/node.h"
 #include "tests/unit/helpers.h"
 #include "tests/unit/suites.h"
 #include "topo/topo.h"
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* One authority and four nodes with real keys, shared by the group. */
 struct fixture {
@@ -166,6 +168,31 @@ static void test_load_from_file(void **state)
 			 -ENOENT);
 	assert_non_null(strstr(err, "missing.bin"));
 	free(buf);
+	helper_rmdir(dir);
+}
+
+/* The highest serial a node ran on (node_directory_floor): first run,
+ * newer, same, older, and a file that is not a directory floor. */
+static void test_directory_floor_refuses_an_older_directory(void **state)
+{
+	(void)state;
+	char dir[64], path[4096], err[512];
+	assert_int_equal(helper_tmpdir(dir, sizeof(dir)), 0);
+	helper_path(dir, "node.directory.db", path, sizeof(path));
+	assert_int_equal(node_directory_floor(path, 2, err, sizeof(err)), 0);
+	assert_int_equal(node_directory_floor(path, 2, err, sizeof(err)), 0);
+	assert_int_equal(node_directory_floor(path, 5, err, sizeof(err)), 0);
+	assert_int_equal(node_directory_floor(path, 4, err, sizeof(err)), -ESTALE);
+	assert_non_null(strstr(err, "serial 4 is older than serial 5"));
+	/* Refusing did not lower the floor; the newest is still taken. */
+	assert_int_equal(node_directory_floor(path, 1, err, sizeof(err)), -ESTALE);
+	assert_int_equal(node_directory_floor(path, 5, err, sizeof(err)), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	/* Not an SQLite file, or another store's: refused, not overwritten. */
+	assert_int_equal(helper_write(dir, "other.db", "x7\n", 3, 0600, path, sizeof(path)), 0);
+	assert_int_equal(node_directory_floor(path, 9, err, sizeof(err)), -EINVAL);
 	helper_rmdir(dir);
 }
 
@@ -647,6 +674,7 @@ static void test_description_refusals(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_sign_parse_round_trip),
     cmocka_unit_test(test_load_from_file),
+    cmocka_unit_test(test_directory_floor_refuses_an_older_directory),
     cmocka_unit_test(test_refuses_tampered_signature),
     cmocka_unit_test(test_refuses_tampered_body),
     cmocka_unit_test(test_refuses_every_bit_flip),

@@ -1,10 +1,10 @@
-/* RFC 3261 §25.1 grammar checks on what libosip2 parsed. Its reader is
- * lenient where a malformed field costs it nothing: a port "abc", an
- * escape "%zz", an empty user, an unclosed IPv6 bracket, a parameter
- * without a name, a Via version "3.0", 8-bit bytes in a Call-ID or a tag
- * all come out as fields it happily writes back. A message like that is
- * not SIP, and the parts after us (the scrubber, the lighthouse, the next
- * ua) should not have to wonder about it: refused here, field by field. */
+/* RFC 3261 §25.1 grammar checks on what libosip2 parsed (grammar_raw.c
+ * reads the raw text for what libosip2 reads away). Its reader is lenient
+ * where a malformed field costs it nothing: a port "abc", an unclosed IPv6
+ * bracket, a Via version "3.0", 8-bit bytes in a Call-ID or a tag all come
+ * out as fields it happily writes back. A message like that is not SIP,
+ * and the parts after us (the scrubber, the lighthouse, the next ua)
+ * should not have to wonder about it: refused here, field by field. */
 #include "sip/sip_private.h"
 
 #include <stdlib.h>

@@ -1,8 +1,9 @@
 /* sip_parse: bound the bytes, check them ourselves where libosip2 is
  * lenient (line ends, control bytes, UTF-8, the start line, the length),
  * let libosip2 parse, then check what it parsed (mandatory headers, CSeq,
- * URI scheme). The first failed check decides the error; see sip.h for
- * when the message is handed out anyway. */
+ * URI scheme) and, for what its reading loses, the raw URIs, addresses,
+ * Vias and media types (grammar.c). The first failed check decides the
+ * error; see sip.h for when the message is handed out anyway. */
 #include "sip/sip_private.h"
 
 #include <errno.h>
@@ -447,6 +448,10 @@ static int parse(const char *buf, size_t len, osip_message_t **out, int round_tr
 		keep(&err, SIP_ERR_INVALID);
 	else
 		keep(&err, check_message(m, body_len));
+	/* Last, so that the errors above keep their codes: what libosip2
+	 * read away, on the raw text (grammar.c). */
+	if (err == 0)
+		keep(&err, sip_raw_grammar_check(p, hdr));
 	if (err == 0 && round_trip)
 		keep(&err, check_round_trip(m, p, n));
 	return finish(m, err, out);

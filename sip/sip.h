@@ -70,8 +70,13 @@ void sip_init(void);
  * method other than the request's or a number of 2**31 or more; a
  * Content-Length that is repeated, not a number or not the body's length,
  * or a body without it (_LENGTH); a body without Content-Type; multipart
- * bodies; URIs libosip2 would write unreadably; and anything whose
- * serialised form (sip_to_string) does not parse again. */
+ * bodies; URIs libosip2 would write unreadably; URIs, addresses, Vias,
+ * Content-Type and Accept values that do not follow RFC 3261 §25.1 as
+ * written (bad %HH escapes, an empty user before '@', empty parameters or
+ * list elements, a Via protocol other than SIP/2.0/transport, a received
+ * that is not an IP address, an empty Contact, a "*" Contact outside
+ * REGISTER); and anything whose serialised form (sip_to_string) does not
+ * parse again. */
 int sip_parse(const char *buf, size_t len, osip_message_t **out);
 
 /* For a stream (TCP): how long the first message in buf is (headers, blank

@@ -61,4 +61,12 @@ int sip_call_id_grammar_ok(const osip_call_id_t *c);
 /* A Content-Type: token type and subtype, generic parameters. */
 int sip_content_type_grammar_ok(const osip_content_type_t *ct);
 
+/* The same grammar on the raw text, for what libosip2 reads away (escapes,
+ * empty users, parameters and list elements, a Via's "SIP", an empty
+ * Contact): the Request-URI of the start line and the From, To, Contact,
+ * Route, Record-Route, Via, Content-Type and Accept lines of the hdr bytes
+ * at p (start line, headers, blank line; lines already checked to end in
+ * CRLF, with no NUL). 0 or SIP_ERR_INVALID. */
+int sip_raw_grammar_check(const char *p, size_t hdr);
+
 #endif

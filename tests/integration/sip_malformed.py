@@ -125,22 +125,6 @@ class Template:
 
 KINDS = ("OPTIONS", "REGISTER", "INVITE")
 
-# Malformed, but accepted by the ua's parser as of this suite: libosip2
-# unescapes user parts and URI parameters before anyone can look (so
-# "%zz" and a lone "%" are gone), drops empty URI parameters, headers, Via
-# list elements and Content-Type parameters, and keeps no trace of the
-# "SIP" in a Via's protocol; checking them needs a raw-text URI and Via
-# checker in sip/parse.c (docs/robustness.md, "Malformed SIP suite").
-# Generated all the same, kept out of generate(), and listed by
-# known_lenient() so the suite can report them.
-KNOWN_LENIENT = {
-    f"{spot}-{name}" for spot in ("ruri", "from", "to", "contact")
-    for name in ("empty-user", "escape-cut", "escape-half", "escape-zz", "escape-gg",
-                 "headers-empty", "ipv6-trailer", "param-empty", "param-no-name",
-                 "param-trailing", "transport-empty")
-} | {"content-type-trailing-semicolon", "empty-contact", "empty-in-list", "trailing-comma",
-     "protocol-name-missing", "received-word", "accept-utf8-e-acute"}
-
 # --- the pieces mutations put in -----------------------------------------
 
 BAD_URIS = [
@@ -238,7 +222,6 @@ class Generator:
     def __init__(self, seed=SEED):
         self.rng = random.Random(seed)
         self.out = []
-        self.lenient = []
         self.seen = set()
 
     def t(self, kind):
@@ -254,8 +237,7 @@ class Generator:
         if len(data) > UDP_MAX:
             transports = tuple(x for x in transports if x != "udp")
         self.seen.add(data)
-        m = Malformed(category, name, data, expect, transports)
-        (self.lenient if name.split("-", 1)[-1] in KNOWN_LENIENT else self.out).append(m)
+        self.out.append(Malformed(category, name, data, expect, transports))
 
     def each(self, category, name, fn, kinds=KINDS, expect=ERROR_OR_DROP, transports=BOTH):
         """fn(template) mutates it (or returns bytes to send instead)."""
@@ -625,13 +607,6 @@ def generate(seed=SEED):
     return Generator(seed).all()
 
 
-def known_lenient(seed=SEED):
-    """The malformed messages the ua is known to accept (KNOWN_LENIENT)."""
-    g = Generator(seed)
-    g.all()
-    return g.lenient
-
-
 def templates(seed=SEED):
     """The three well-formed templates, as the suite's control."""
     rng = random.Random(seed + 1)
@@ -646,8 +621,7 @@ def main(argv):
     for cat, n in counts.items():
         print(f"{cat:16} {n}")
     print(f"{'total':16} {len(msgs)} ({sum('udp' in m.transports for m in msgs)} udp, "
-          f"{sum('tcp' in m.transports for m in msgs)} tcp); known lenient, left out: "
-          f"{len(known_lenient())}")
+          f"{sum('tcp' in m.transports for m in msgs)} tcp)")
     if len(argv) > 2 and argv[1] == "--dump":
         os.makedirs(argv[2], exist_ok=True)
         for i, m in enumerate(msgs):

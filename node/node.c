@@ -197,6 +197,29 @@ static void on_signal(uv_signal_t *s, int signum)
 	shutdown_node(s->data);
 }
 
+/* The highest directory serial run on is kept next to the key (its own
+ * folder; a ua's nickname key for a client), and a validly signed but
+ * older directory is refused. Where that folder is read-only the node
+ * still starts, with a warning. */
+static int check_directory_floor(struct node *n)
+{
+	char err[512], floor_path[sizeof(n->cfg.key_path) + 32];
+	size_t stem = strlen(n->cfg.key_path);
+	if (stem == 0)
+		return 0; /* a client without a key file of its own */
+	if (stem > 4 && strcmp(n->cfg.key_path + stem - 4, ".key") == 0)
+		stem -= 4;
+	snprintf(floor_path, sizeof(floor_path), "%.*s.directory.db", (int)stem, n->cfg.key_path);
+	int rc = node_directory_floor(floor_path, n->topo->serial, err, sizeof(err));
+	if (rc == -ESTALE || rc == -EINVAL) {
+		log_error("%s", err);
+		return rc;
+	}
+	if (rc < 0)
+		log_warn("%s (older directories are not refused)", err);
+	return 0;
+}
+
 static int load_identity(struct node *n)
 {
 	char err[512];
@@ -226,7 +249,7 @@ static int load_identity(struct node *n)
 	}
 	if (n->cfg.client) {
 		n->self = -1;
-		return 0;
+		return check_directory_floor(n);
 	}
 	n->self = topo_find(n->topo, n->cfg.id);
 	if (n->self < 0) {
@@ -241,23 +264,7 @@ static int load_identity(struct node *n)
 			  n->cfg.key_path, n->cfg.id);
 		return -EINVAL;
 	}
-	/* Once the node knows it is itself: the highest serial it ran on is
-	 * kept next to its key (its own folder), and a validly signed but
-	 * older directory is refused. Where that folder is read-only the node
-	 * still starts, with a warning. */
-	char floor_path[sizeof(n->cfg.key_path) + 32];
-	size_t stem = strlen(n->cfg.key_path);
-	if (stem > 4 && strcmp(n->cfg.key_path + stem - 4, ".key") == 0)
-		stem -= 4;
-	snprintf(floor_path, sizeof(floor_path), "%.*s.directory.db", (int)stem, n->cfg.key_path);
-	rc = node_directory_floor(floor_path, n->topo->serial, err, sizeof(err));
-	if (rc == -ESTALE || rc == -EINVAL) {
-		log_error("%s", err);
-		return rc;
-	}
-	if (rc < 0)
-		log_warn("%s (older directories are not refused)", err);
-	return 0;
+	return check_directory_floor(n);
 }
 
 int node_run(const struct node_config *cfg, const struct node_module *const *modules,

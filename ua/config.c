@@ -189,9 +189,9 @@ int ua_config_load(const char *path, struct ua_config *cfg, char *err, size_t er
 	struct node_config *nc = &cfg->node;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	node_config_defaults(nc, path);
-	/* A ua is a client: one link, reconnecting sooner, a smaller queue. */
+	/* A ua is a client: one link, a smaller queue. It dials its portal
+	 * again as often as nodes dial a neighbour (reconnect_max_ms, 1 s). */
 	nc->client = 1;
-	nc->reconnect_max_ms = 2000;
 	nc->max_queue_bytes = 1u << 20;
 	nc->max_pending_handshakes = 1;
 	nc->max_clients = 1;
@@ -228,6 +228,9 @@ int ua_config_load(const char *path, struct ua_config *cfg, char *err, size_t er
 		return -EINVAL;
 	}
 	snprintf(nc->id, sizeof(nc->id), "ua");
+	/* The link stays anonymous; the node keeps its directory floor next
+	 * to the nickname key (node_directory_floor). */
+	snprintf(nc->key_path, sizeof(nc->key_path), "%s", cfg->key_path);
 	return 0;
 }
 

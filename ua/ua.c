@@ -51,21 +51,31 @@ static void send_destroy(struct ua *ua)
 static void circuit_lost(struct ua *ua, const char *why, int path_failure)
 {
 	int was_creating = ua->state == UA_CREATING;
+	uint64_t now = util_now_ms();
 	if (ua->state == UA_OPEN)
 		log_info("circuit to %s lost: %s", ua->cfg->lighthouse, why);
 	ua->state = UA_NO_CIRCUIT;
 	circ_keys_wipe(&ua->ckeys);
 	sodium_memzero(&ua->client, sizeof(ua->client));
-	ua->next_build_ms = util_now_ms() + ua->backoff_ms;
+	/* Jitter of up to a quarter: the uas of a lighthouse that restarted
+	 * lost their circuits at the same moment and should not all come
+	 * back in the same instant. */
+	ua->next_build_ms = now + ua->backoff_ms + randombytes_uniform(ua->backoff_ms / 4 + 1);
 	ua->backoff_ms =
 	    ua->backoff_ms * 2 > UA_REBUILD_MAX_MS ? UA_REBUILD_MAX_MS : ua->backoff_ms * 2;
 	if (!ua->build_started_ms)
-		ua->build_started_ms = util_now_ms();
+		ua->build_started_ms = now;
 	/* A build that fails (the path beyond the portal is broken) counts
-	 * against the portal; enough in a row and the next one is tried. */
+	 * against the portal; enough in a row and the next one is tried,
+	 * each once, then only every UA_PORTAL_ROUND_MS. */
 	if (was_creating && path_failure && ++ua->failed_builds >= UA_PORTAL_FAILOVER_BUILDS &&
-	    ua->cfg->node.n_portals > 1)
+	    ua->cfg->node.n_portals > 1 &&
+	    (ua->build_failovers + 1 < (unsigned)ua->cfg->node.n_portals ||
+	     now - ua->build_failover_ms >= UA_PORTAL_ROUND_MS)) {
+		ua->build_failovers++;
+		ua->build_failover_ms = now;
 		use_next_portal(ua, "circuits through it keep failing");
+	}
 }
 
 static void build(struct ua *ua)
@@ -135,6 +145,7 @@ static void on_created(struct ua *ua, const Anosip__V1__Created *created)
 	anosip__v1__create_confirm__free_unpacked(confirm, NULL);
 	ua->state = UA_OPEN;
 	ua->failed_builds = 0;
+	ua->build_failovers = 0;
 	ua->open_since_ms = util_now_ms();
 	ua->backoff_ms = UA_REBUILD_MIN_MS;
 	if (ua->built)
@@ -250,8 +261,7 @@ static void ua_on_message(void *state, uint32_t link, int peer, const Anosip__V1
 					 ANOSIP__V1__DESTROY_REASON__DESTROY_NICKNAME_TAKEN
 				     ? "nickname taken"
 				     : "no such account");
-			ua->backoff_ms = UA_REBUILD_MAX_MS;
-			ua->next_build_ms = util_now_ms() + UA_REBUILD_MAX_MS;
+			ua->next_build_ms = util_now_ms() + UA_REFUSED_RETRY_MS;
 		}
 		break;
 	default:

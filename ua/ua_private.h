@@ -10,11 +10,25 @@
  * still waiting rather than gone. */
 #define UA_CREATE_TIMEOUT_MS 12000
 #define UA_REBUILD_MIN_MS 200
-#define UA_REBUILD_MAX_MS 5000
+/* The cap on the backoff between builds after a lost circuit or a failed
+ * build (plus up to a quarter of jitter). A failed build costs one cell to
+ * where the path breaks, less than the keep-alives the ua sends its portal
+ * every second, and this cap bounds how long a ua stays away after its
+ * lighthouse (or a router on its path) is back: with 5 s, users came back
+ * 6 s after a lighthouse restarted (tests/integration/test_faults.py). */
+#define UA_REBUILD_MAX_MS 1000
+/* A refusal that retrying will not change (nickname taken, no account). */
+#define UA_REFUSED_RETRY_MS 5000
 #define UA_PORTAL_FAILOVER_MS 3000
 #define UA_ECHO_TIMEOUT_MS 5000
 /* Builds refused this many times in a row through one portal: try the next. */
 #define UA_PORTAL_FAILOVER_BUILDS 2
+/* Once builds have failed through every portal, the trouble lies beyond
+ * them (the lighthouse, or the routers next to it): the ua stays where it
+ * is and moves on for failing builds at most this often. Moving on after
+ * every second failed build cost a link handshake every 1.3 s per user
+ * while a lighthouse was down (tests/integration/test_faults.py). */
+#define UA_PORTAL_ROUND_MS 10000
 
 enum ua_circuit_state { UA_NO_CIRCUIT, UA_CREATING, UA_OPEN };
 
@@ -43,6 +57,10 @@ struct ua {
 	uv_timer_t timer;
 	uint64_t built, rebuilds, refused;
 	unsigned failed_builds; /* in a row, through the current portal */
+	/* Portals moved to for failing builds since the last open circuit,
+	 * and when the last such move was. */
+	unsigned build_failovers;
+	uint64_t build_failover_ms;
 	Anosip__V1__DestroyReason last_destroy;
 	uint64_t build_started_ms, last_build_ms;
 	/* ctl echo: sequential round trips. */

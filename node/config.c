@@ -102,6 +102,9 @@ static int handler(void *user, const char *section, const char *name, const char
 		} else if (strcmp(name, "directory") == 0) {
 			rc = set_path(p, c->directory_path, sizeof(c->directory_path), value);
 			p->have_directory = 1;
+		} else if (strcmp(name, "directory_floor") == 0) {
+			rc = set_path(p, c->directory_floor_path, sizeof(c->directory_floor_path),
+				      value);
 		} else if (strcmp(name, "authority") == 0) {
 			rc = set_path(p, c->authority_path, sizeof(c->authority_path), value);
 			p->have_authority = 1;

@@ -197,19 +197,24 @@ static void on_signal(uv_signal_t *s, int signum)
 	shutdown_node(s->data);
 }
 
-/* The highest directory serial run on is kept next to the key (its own
- * folder; a ua's nickname key for a client), and a validly signed but
- * older directory is refused. Where that folder is read-only the node
- * still starts, with a warning. */
+/* The highest directory serial run on is kept in [node] directory_floor,
+ * by default next to the key (its own folder; a ua's nickname key for a
+ * client), and a validly signed but older directory is refused. Where
+ * that cannot be written the node still starts, with a warning. */
 static int check_directory_floor(struct node *n)
 {
 	char err[512], floor_path[sizeof(n->cfg.key_path) + 32];
 	size_t stem = strlen(n->cfg.key_path);
-	if (stem == 0)
-		return 0; /* a client without a key file of its own */
-	if (stem > 4 && strcmp(n->cfg.key_path + stem - 4, ".key") == 0)
-		stem -= 4;
-	snprintf(floor_path, sizeof(floor_path), "%.*s.directory.db", (int)stem, n->cfg.key_path);
+	if (n->cfg.directory_floor_path[0]) {
+		snprintf(floor_path, sizeof(floor_path), "%s", n->cfg.directory_floor_path);
+	} else {
+		if (stem == 0)
+			return 0; /* a client without a key file of its own */
+		if (stem > 4 && strcmp(n->cfg.key_path + stem - 4, ".key") == 0)
+			stem -= 4;
+		snprintf(floor_path, sizeof(floor_path), "%.*s.directory.db", (int)stem,
+			 n->cfg.key_path);
+	}
 	int rc = node_directory_floor(floor_path, n->topo->serial, err, sizeof(err));
 	if (rc == -ESTALE || rc == -EINVAL) {
 		log_error("%s", err);

@@ -18,6 +18,8 @@ struct node_config {
 	char id[32];
 	char key_path[4096];
 	char directory_path[4096];
+	/* The directory floor (node_directory_floor); "" = next to the key. */
+	char directory_floor_path[4096];
 	char authority_path[4096];
 	char control_path[108];		   /* sun_path limit */
 	char listen[TOPO_ADDRESS_MAX + 1]; /* "" = the directory's address */

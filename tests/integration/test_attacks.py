@@ -248,6 +248,11 @@ def replayed_older_directory_is_refused():
     conf = t.path("node-9.conf")
     with open(conf) as f:
         old = f.read()
+    # The floor where the operator puts it ([node] directory_floor), as a
+    # deployment whose key folder is read-only does (docs/deploy.md).
+    floor = t.path("node-9.floor.db")
+    old = old.replace("[node]\n", f"[node]\ndirectory_floor = {floor}\n", 1)
+    assert floor in old
     t.stop("node-9")
     try:
         with open(conf, "w") as f:
@@ -255,8 +260,10 @@ def replayed_older_directory_is_refused():
         t.start("node-9")
         t.wait_all_links(timeout=30)
         assert t.status("node-9")["directory_serial"] == "2"
+        assert os.stat(floor).st_mode & 0o777 == 0o600
         t.stop("node-9")
         line = start_refused(t, old, "serial 1")
+        assert "node-9.floor.db" in line, line
         print(f"     {line}")
     finally:
         with open(conf, "w") as f:

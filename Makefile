@@ -6,6 +6,7 @@
 #   make bench      benchmarks, numbers into docs/benchmarks.md
 #   make bench-sim  only the simulator's benchmark (printed)
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS each
+#   make soak       a testbed under steady call load for SOAK_SECONDS (ASan, leaks, memory)
 #   make ASAN=1     the sanitizer build as the main build
 #   make V=1        show every command
 #
@@ -74,7 +75,7 @@ TOOL_BINS  := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_BIN  := $(BUILD)/bench/anosip-bench
 
-.PHONY: FORCE all deps test unit integration demo bench bench-sip bench-sim fuzz fuzz-build clean format format-check layout-check
+.PHONY: FORCE all deps test unit integration demo bench bench-sip bench-sim fuzz fuzz-build clean format format-check layout-check soak
 
 all: $(BIN) $(SIM_BIN)
 
@@ -179,6 +180,13 @@ fuzz-build: $(DEPS_STAMP)
 
 fuzz: $(DEPS_STAMP)
 	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh run
+
+# --- soak: steady call load on the sanitizer build ---------------------------
+SOAK_SECONDS ?= 600
+
+soak: $(DEPS_STAMP)
+	$(Q)$(MAKE) --no-print-directory ASAN=1 build/asan/anosip
+	$(Q)SOAK_SECONDS=$(SOAK_SECONDS) python3 scripts/soak.py build/asan
 
 format:
 	$(Q)clang-format -i $(foreach p,$(PARTS) tests bench,$(wildcard $(p)/*.[ch] $(p)/*/*.[ch]))

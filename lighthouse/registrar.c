@@ -41,6 +41,7 @@ static void challenge(struct lh *lh, const struct lh_sip_origin *o, const osip_m
  * headers (name/value pairs in headers, values in the buffers here). */
 struct register_answer {
 	int challenge, stale;
+	int registered; /* a registration written (counted once committed) */
 	int status;
 	const char *headers[5];
 	char contact[160], number[16];
@@ -142,7 +143,7 @@ static void decide(struct lh *lh, struct lh_circuit *c, const osip_message_t *re
 		answer(a, 500, "Retry-After", "5");
 		goto wipe;
 	}
-	lh->sip_registered++;
+	a->registered = 1;
 	snprintf(a->contact, sizeof(a->contact), "<sip:%s@%s>;expires=%u", c->nickname,
 		 SIP_ANON_HOST, expires);
 	snprintf(a->number, sizeof(a->number), "%u", expires);
@@ -168,7 +169,10 @@ void lh_registrar_on_register(struct lh *lh, struct lh_circuit *c, const struct 
 	if (in_transaction && lh_store_end(lh->store, 1) < 0 && !a.challenge) {
 		log_warn("REGISTER: the store did not commit");
 		answer(&a, 500, "Retry-After", "5");
+		a.registered = 0;
 	}
+	if (a.registered)
+		lh->sip_registered++;
 	if (a.challenge)
 		challenge(lh, o, req, a.stale);
 	else

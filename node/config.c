@@ -16,6 +16,7 @@ struct config_parse {
 	char problem[200];
 	int failed;
 	int have_id, have_key, have_directory, have_authority, have_control;
+	int have_reconnect_max;
 };
 
 static int set_path(struct config_parse *p, char *dst, size_t cap, const char *value)
@@ -139,9 +140,10 @@ static int handler(void *user, const char *section, const char *name, const char
 			rc = set_uint(value, 50, 600000, &c->handshake_timeout_ms);
 		else if (strcmp(name, "reconnect_min_ms") == 0)
 			rc = set_uint(value, 1, 600000, &c->reconnect_min_ms);
-		else if (strcmp(name, "reconnect_max_ms") == 0)
+		else if (strcmp(name, "reconnect_max_ms") == 0) {
 			rc = set_uint(value, 1, 3600000, &c->reconnect_max_ms);
-		else if (strcmp(name, "max_pending_handshakes") == 0)
+			p->have_reconnect_max = 1;
+		} else if (strcmp(name, "max_pending_handshakes") == 0)
 			rc = set_uint(value, 1, 100000, &c->max_pending_handshakes);
 		else if (strcmp(name, "max_clients") == 0)
 			rc = set_uint(value, 1, 1000000, &c->max_clients);
@@ -231,6 +233,10 @@ int node_config_load(const char *path, struct node_config *cfg, char *err, size_
 		snprintf(err, err_len, "%s: [link] dead_ms must exceed keepalive_ms", path);
 		return -EINVAL;
 	}
+	/* A config written when the cap was 5 s may raise only the minimum:
+	 * the cap follows it rather than refusing the file. */
+	if (cfg->reconnect_max_ms < cfg->reconnect_min_ms && !p.have_reconnect_max)
+		cfg->reconnect_max_ms = cfg->reconnect_min_ms;
 	if (cfg->reconnect_max_ms < cfg->reconnect_min_ms) {
 		snprintf(err, err_len, "%s: [link] reconnect_max_ms is below reconnect_min_ms",
 			 path);

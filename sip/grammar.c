@@ -16,29 +16,15 @@ static int is_alnum(unsigned char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-static int is_hex(unsigned char c)
+/* A decoded URI part: libosip2 hands user, password, parameters and
+ * headers out with their escapes decoded, so any character may stand
+ * there legally (sip:*97%23@h, ;x=a%20b) — except control bytes, which
+ * grammar_raw.c already refuses escaped. NULL (absent) is fine. */
+static int decoded_ok(const char *s)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-/* s is unreserved characters, escapes (%HH) and the extra ones; empty only
- * when empty_ok. NULL (the part is absent) is fine. */
-static int escaped_ok(const char *s, const char *extra, int empty_ok)
-{
-	if (!s)
-		return 1;
-	if (!*s)
-		return empty_ok;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '%') {
-			if (!is_hex((unsigned char)s[1]) || !is_hex((unsigned char)s[2]))
-				return 0;
-			s += 2;
-		} else if (!is_alnum(c) && !strchr("-_.!~*'()", c) && !strchr(extra, c)) {
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return 0;
-		}
-	}
 	return 1;
 }
 
@@ -90,19 +76,20 @@ int sip_uri_grammar_ok(const osip_uri_t *u)
 	/* Other schemes (tel:, urn:) are libosip2's opaque string. */
 	if (osip_strcasecmp(u->scheme, "sip") != 0 && osip_strcasecmp(u->scheme, "sips") != 0)
 		return 1;
-	if (!escaped_ok(u->username, "&=+$,;?/", 0) || !escaped_ok(u->password, "&=+$,", 1) ||
-	    !host_ok(u->host) || !port_ok(u->port))
+	/* Their raw text, escapes and all, is grammar_raw.c's to check. */
+	if (!decoded_ok(u->username) || !decoded_ok(u->password) || !host_ok(u->host) ||
+	    !port_ok(u->port))
 		return 0;
 	for (int i = 0; !osip_list_eol(&u->url_params, i); i++) {
 		const osip_uri_param_t *p = osip_list_get(&u->url_params, i);
-		if (!p || !escaped_ok(p->gname, "[]/:&+$", 0) ||
-		    !escaped_ok(p->gvalue, "[]/:&+$", 0))
+		if (!p || !p->gname || !*p->gname || !decoded_ok(p->gname) ||
+		    !decoded_ok(p->gvalue))
 			return 0;
 	}
 	for (int i = 0; !osip_list_eol(&u->url_headers, i); i++) {
 		const osip_uri_header_t *h = osip_list_get(&u->url_headers, i);
-		if (!h || !escaped_ok(h->gname, "[]/?:+$", 0) ||
-		    !escaped_ok(h->gvalue, "[]/?:+$", 1))
+		if (!h || !h->gname || !*h->gname || !decoded_ok(h->gname) ||
+		    !decoded_ok(h->gvalue))
 			return 0;
 	}
 	return 1;
@@ -121,8 +108,21 @@ static int via_param_ok(const osip_generic_param_t *p)
 		return p->gvalue && sip_digits_value(p->gvalue, 3, &v) && v <= 255;
 	if (strcasecmp(p->gname, "rport") == 0)
 		return !p->gvalue || port_ok(p->gvalue);
-	if (strcasecmp(p->gname, "received") == 0 || strcasecmp(p->gname, "maddr") == 0)
-		return p->gvalue && host_ok(p->gvalue);
+	if (strcasecmp(p->gname, "received") == 0 || strcasecmp(p->gname, "maddr") == 0) {
+		/* maddr is a host, an IPv6 one in brackets; received is bare
+		 * by RFC 3261, bracketed by some servers (RFC 5118 §4.5). */
+		const char *h = p->gvalue;
+		size_t n = h ? strlen(h) : 0;
+		if (n > 2 && h[0] == '[' && h[n - 1] == ']') {
+			char inside[64];
+			if (n - 2 >= sizeof(inside) || !memchr(h + 1, ':', n - 2))
+				return 0;
+			memcpy(inside, h + 1, n - 2);
+			inside[n - 2] = '\0';
+			return host_ok(inside);
+		}
+		return h && host_ok(h);
+	}
 	return 1;
 }
 

@@ -67,6 +67,11 @@ static const char *escaped_end(const char *p, const char *end, const char *extra
 			if (end - p < 3 || !is_hex((unsigned char)p[1]) ||
 			    !is_hex((unsigned char)p[2]))
 				return NULL;
+			/* libosip2 decodes escapes into C strings: %00 would cut
+			 * the field short unseen, and no control byte belongs
+			 * in a URI once decoded. */
+			if (p[1] < '2' || ((p[1] == '7') && (p[2] == 'f' || p[2] == 'F')))
+				return NULL;
 			p += 3;
 		} else if (is_alnum(c) || (c && (strchr("-_.!~*'()", c) || strchr(extra, c)))) {
 			p++;
@@ -227,7 +232,11 @@ static const char *params_end(const char *p, const char *end, int flags)
 			p++;
 		if (p == value)
 			return NULL;
-		if (received && !address_ok(AF_INET, value, p) && !address_ok(AF_INET6, value, p))
+		/* RFC 3261 writes an IPv6 received bare; RFC 5118 §4.5 says to
+		 * take the bracketed form too. */
+		if (received && !address_ok(AF_INET, value, p) && !address_ok(AF_INET6, value, p) &&
+		    !(p - value > 2 && *value == '[' && p[-1] == ']' &&
+		      address_ok(AF_INET6, value + 1, p - 1)))
 			return NULL;
 	}
 	return p;

@@ -161,6 +161,9 @@ static int handler(void *user, const char *section, const char *name, const char
 		rc = set_path(p, c->password_path, sizeof(c->password_path), value);
 	} else if (strcmp(name, "state") == 0) {
 		rc = set_path(p, c->state_path, sizeof(c->state_path), value);
+	} else if (strcmp(name, "directory_floor") == 0) {
+		rc = set_path(p, c->node.directory_floor_path, sizeof(c->node.directory_floor_path),
+			      value);
 	} else if (strcmp(name, "contacts") == 0) {
 		rc = set_contacts(c, value);
 	} else if (strcmp(name, "log_level") == 0) {

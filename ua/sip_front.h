@@ -92,9 +92,10 @@ int ua_sip_is_us(const struct ua_sip *s, const char *host, const char *port);
  * here (ACK, CANCEL, OPTIONS, retransmissions, 405) or sent up the circuit
  * as a new transaction. Takes m (kept by the transaction, or freed). */
 void ua_sip_from_softphone(struct ua_sip *s, const struct ua_peer *from, osip_message_t *m);
+/* Sets up the transaction queues; before any other transaction call. */
+void ua_sip_tx_init(struct ua_sip *s);
 /* Times out transactions without an answer (408/504) and forgets finished
  * ones after UA_SIP_TX_LINGER_MS. */
-void ua_sip_tx_init(struct ua_sip *s);
 void ua_sip_tx_expire(struct ua_sip *s, uint64_t now_ms);
 void ua_sip_tx_free_all(struct ua_sip *s);
 

@@ -190,6 +190,14 @@ static const struct bad_case bad_cases[] = {
     {"http", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, SIP_ERR_PARSE, 0},
     {"garbage", "hello\r\n\r\n", 0, SIP_ERR_PARSE, 0},
     {"valid", HEAD("OPTIONS", "sip:m@anosip.test") "CSeq: 1 OPTIONS\r\n\r\n", 0, 0, 1},
+    /* libosip2 decodes %00 into its C string and cuts the URI short. */
+    {"escaped NUL in the Request-URI",
+     HEAD("OPTIONS", "sip:mother%00evil@anosip.test") "CSeq: 1 OPTIONS\r\n\r\n", 0, SIP_ERR_INVALID,
+     1},
+    {"escaped CR in the Request-URI",
+     HEAD("OPTIONS", "sip:mo%0dther@anosip.test") "CSeq: 1 OPTIONS\r\n\r\n", 0, SIP_ERR_INVALID, 1},
+    {"escaped DEL in a URI parameter",
+     HEAD("OPTIONS", "sip:m@anosip.test;x=%7F") "CSeq: 1 OPTIONS\r\n\r\n", 0, SIP_ERR_INVALID, 1},
     {"sip-3.0",
      "OPTIONS sip:m@a SIP/3.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKx\r\n"
      "From: <sip:a@b>;tag=1\r\nTo: <sip:m@a>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
@@ -410,6 +418,15 @@ static const char *const good_cases[] = {
     "From: <sip:a@b>;tag=1\r\nTo: <sip:m@a>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
     OPT "Accept: application/sdp, application/pidf+xml;q=0.5, */*\r\nAccept:\r\n\r\n",
     OPT "Content-Type: application/sdp; charset=utf-8\r\nContent-Length: 1\r\n\r\nx",
+    /* Escapes of characters not allowed bare: decoded, they are fine. */
+    HEAD("OPTIONS", "sip:*97%23@anosip.test;foo=a%20b") "CSeq: 1 OPTIONS\r\n\r\n",
+    HEAD("OPTIONS", "sip:alice%20smith@anosip.test") "CSeq: 1 OPTIONS\r\n\r\n",
+    OPT "Contact: <sip:c@h.example?Subject=hi%20there&Replaces=abc%40host%3Bto-tag%3D1>\r\n\r\n",
+    /* maddr an IPv6 reference; received bracketed (RFC 5118 §4.5). */
+    "OPTIONS sip:m@a SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bKx;maddr=[ff02::1];ttl=1;"
+    "received=[2001:db8::9]\r\n"
+    "From: <sip:a@b>;tag=1\r\nTo: <sip:m@a>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
 };
 
 static void test_parse_legal_forms(void **state)

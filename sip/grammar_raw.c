@@ -284,18 +284,29 @@ static const char *address_end(const char *p, const char *end, int need_brackets
 	return params_end(p, end, 0);
 }
 
+/* After one element of a comma list, at *p (NULL: the element was bad):
+ * 1 when the list ends well there, 0 when it is malformed, -1 with *p
+ * past the comma, at the next element. */
+static int list_next(const char **p, const char *end)
+{
+	if (!*p)
+		return 0;
+	if (*p == end)
+		return 1;
+	if (**p != ',')
+		return 0;
+	(*p)++;
+	return -1;
+}
+
 /* A comma-separated list of addresses with no empty element. */
 static int address_list_ok(const char *p, const char *end, int need_brackets)
 {
 	for (;;) {
 		p = address_end(p, end, need_brackets);
-		if (!p)
-			return 0;
-		if (p == end)
-			return 1;
-		if (*p != ',')
-			return 0;
-		p++;
+		int done = list_next(&p, end);
+		if (done >= 0)
+			return done;
 	}
 }
 
@@ -337,13 +348,9 @@ static int via_ok(const char *p, const char *end)
 		p = hostport_end(p, end);
 		if (p)
 			p = params_end(p, end, VIA_PARAMS);
-		if (!p)
-			return 0;
-		if (p == end)
-			return 1;
-		if (*p != ',')
-			return 0;
-		p++;
+		int done = list_next(&p, end);
+		if (done >= 0)
+			return done;
 	}
 }
 
@@ -373,13 +380,9 @@ static int accept_ok(const char *p, const char *end)
 		return 1;
 	for (;;) {
 		p = media_end(p, end, 0);
-		if (!p)
-			return 0;
-		if (p == end)
-			return 1;
-		if (*p != ',')
-			return 0;
-		p++;
+		int done = list_next(&p, end);
+		if (done >= 0)
+			return done;
 	}
 }
 

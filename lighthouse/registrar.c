@@ -166,7 +166,7 @@ void lh_registrar_on_register(struct lh *lh, struct lh_circuit *c, const struct 
 	 * a 200 stands for a registration on disk. */
 	int in_transaction = lh_store_begin(lh->store) == 0;
 	decide(lh, c, req, util_wall_ms() / 1000, &a);
-	if (in_transaction && lh_store_end(lh->store, 1) < 0 && !a.challenge) {
+	if (in_transaction && lh_store_commit(lh->store) < 0 && !a.challenge) {
 		log_warn("REGISTER: the store did not commit");
 		answer(&a, 500, "Retry-After", "5");
 		a.registered = 0;

@@ -204,14 +204,14 @@ int lh_store_begin(struct lh_store *s)
 	return db_run(s->stmt[ST_BEGIN]);
 }
 
-int lh_store_end(struct lh_store *s, int commit)
+int lh_store_commit(struct lh_store *s)
 {
 	if (!s)
 		return -EINVAL;
-	int rc = commit ? db_run(s->stmt[ST_COMMIT]) : -ECANCELED;
+	int rc = db_run(s->stmt[ST_COMMIT]);
 	if (rc < 0)
 		db_rollback(s->stmt[ST_ROLLBACK]);
-	return rc == -ECANCELED ? 0 : rc;
+	return rc;
 }
 
 int store_delete_by_nickname(struct lh_store *s, enum statement which, const char *nickname)

@@ -45,9 +45,9 @@ void lh_store_close(struct lh_store *s);
  * write lock past the busy timeout (the calls then run one by one). */
 int lh_store_begin(struct lh_store *s);
 
-/* Commits (commit != 0) or rolls back what lh_store_begin began: 0 or a
- * negative errno (a failed commit is rolled back). */
-int lh_store_end(struct lh_store *s, int commit);
+/* Commits what lh_store_begin began: 0, or a negative errno after
+ * rolling it back. */
+int lh_store_commit(struct lh_store *s);
 
 /* --- accounts: nickname → its Ed25519 public key --- */
 

@@ -40,14 +40,15 @@ int node_directory_floor(const char *path, uint64_t serial, char *err, size_t er
 	}
 	uint64_t floor = 0;
 	rc = db_step_row(st[ST_GET]);
-	if (rc == 1)
+	int have_floor = rc == 1;
+	if (have_floor)
 		floor = db_column_u64(st[ST_GET], 0);
 	db_finish(st[ST_GET]);
 	if (rc < 0) {
 		db_set_err(err, err_len, "%s: cannot read the directory floor", path);
 		goto out;
 	}
-	if (rc == 1 && serial < floor) {
+	if (have_floor && serial < floor) {
 		db_set_err(err, err_len,
 			   "directory serial %llu is older than serial %llu this node already "
 			   "ran on (%s): refusing an old directory",
@@ -56,7 +57,7 @@ int node_directory_floor(const char *path, uint64_t serial, char *err, size_t er
 		goto out;
 	}
 	rc = 0;
-	if (serial != floor || floor == 0) {
+	if (!have_floor || serial > floor) {
 		rc = db_change(st[ST_SET], db_bind_u64(st[ST_SET], 1, serial));
 		if (rc < 0)
 			db_set_err(err, err_len, "%s: cannot write the directory floor", path);

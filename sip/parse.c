@@ -2,7 +2,7 @@
  * lenient (line ends, control bytes, UTF-8, the start line, the length),
  * let libosip2 parse, then check what it parsed (mandatory headers, CSeq,
  * URI scheme) and, for what its reading loses, the raw URIs, addresses,
- * Vias and media types (grammar.c). The first failed check decides the
+ * Vias and media types (grammar_raw.c). The first failed check decides the
  * error; see sip.h for when the message is handed out anyway. */
 #include "sip/sip_private.h"
 
@@ -449,7 +449,7 @@ static int parse(const char *buf, size_t len, osip_message_t **out, int round_tr
 	else
 		keep(&err, check_message(m, body_len));
 	/* Last, so that the errors above keep their codes: what libosip2
-	 * read away, on the raw text (grammar.c). */
+	 * read away, on the raw text (grammar_raw.c). */
 	if (err == 0)
 		keep(&err, sip_raw_grammar_check(p, hdr));
 	if (err == 0 && round_trip)

@@ -232,6 +232,8 @@ void ua_sip_metrics(struct ua_sip *s, struct node_ctl *req)
 			(unsigned long long)st.connections_refused);
 	node_ctl_printf(req, "ua_sip_connections_timed_out %llu\n",
 			(unsigned long long)st.connections_timed_out);
+	node_ctl_printf(req, "ua_sip_connections_evicted %llu\n",
+			(unsigned long long)st.connections_evicted);
 }
 
 int ua_sip_control(struct ua_sip *s, struct node_ctl *req, int argc, char **argv)

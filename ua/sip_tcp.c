@@ -38,6 +38,7 @@ struct tconn {
 	struct sockaddr_storage peer;
 	struct tconn *prev, *next; /* the transport's list, while open */
 	int listed, connected, closing, keep;
+	int accepted; /* came in on a listener (not dialed by us) */
 	/* Reading has stopped; the connection closes once the queue is
 	 * flushed. */
 	int draining;
@@ -331,6 +332,32 @@ static void on_conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 	conn_frames(c);
 }
 
+/* At the bound a newcomer takes the place of the accepted connection that
+ * has held its slot longest without use: the one whose unfinished message
+ * began first (a slow-loris client), else the one idle longest (connected
+ * and silent). Kept flows (a registered softphone's), connections we
+ * dialed, and any used in the last UA_TCP_EVICT_MS stay; with none left
+ * to take, the newcomer is refused. Without this, 64 silent connections
+ * locked every TCP client of the ua out for the idle timeout (2 min). */
+static struct tconn *conn_victim(struct ua_transport *t, enum ua_sock sock)
+{
+	uint64_t now = uv_now(t->loop);
+	struct tconn *slow = NULL, *idle = NULL;
+	for (struct tconn *c = t->conns; c; c = c->next) {
+		if (c->sock != sock || !c->accepted || c->keep || c->draining || c->closing)
+			continue;
+		if (c->message_ms) {
+			if (now - c->message_ms >= UA_TCP_EVICT_MS &&
+			    (!slow || c->message_ms < slow->message_ms))
+				slow = c;
+		} else if (now - c->last_active_ms >= UA_TCP_EVICT_MS &&
+			   (!idle || c->last_active_ms < idle->last_active_ms)) {
+			idle = c;
+		}
+	}
+	return slow ? slow : idle;
+}
+
 void tcp_on_connection(uv_stream_t *server, int status)
 {
 	struct usock *s = server->data;
@@ -347,14 +374,22 @@ void tcp_on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	if (t->sock_conns[s->which] >= UA_TRANSPORT_MAX_CONNECTIONS) {
-		t->st.connections_refused++;
+		struct tconn *victim = conn_victim(t, s->which);
+		if (!victim) {
+			t->st.connections_refused++;
+			if (log_ratelimit_ok(&t->log_rl))
+				log_warn("sip: too many TCP connections, refusing one");
+			conn_close(c);
+			return;
+		}
+		t->st.connections_evicted++;
 		if (log_ratelimit_ok(&t->log_rl))
-			log_warn("sip: too many TCP connections, refusing one");
-		conn_close(c);
-		return;
+			log_warn("sip: too many TCP connections, closing the one unused longest");
+		conn_close(victim);
 	}
 	conn_list(c);
 	c->connected = 1;
+	c->accepted = 1;
 	int len = sizeof(c->peer);
 	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
 	uv_tcp_nodelay(&c->tcp, 1);

@@ -38,6 +38,9 @@ typedef void (*ua_transport_recv_fn)(void *ctx, const struct ua_peer *from, cons
  * (slow-loris clients); an idle one after UA_TCP_IDLE_MS. */
 #define UA_TCP_MESSAGE_MS 10000
 #define UA_TCP_IDLE_MS 120000
+/* At the connection bound, an accepted connection unused this long may be
+ * closed for a newcomer (sip_tcp.c, conn_victim). */
+#define UA_TCP_EVICT_MS 1000
 
 struct ua_transport;
 
@@ -84,7 +87,7 @@ int ua_transport_address(const struct ua_transport *t, enum ua_sock sock, char *
 /* Counters for `anosip ctl metrics`. */
 struct ua_transport_stats {
 	uint64_t udp_in, tcp_in, sent, send_errors, frame_errors, connections_refused,
-	    connections_timed_out;
+	    connections_timed_out, connections_evicted;
 	unsigned connections;
 };
 void ua_transport_get_stats(const struct ua_transport *t, struct ua_transport_stats *st);

@@ -265,6 +265,14 @@ def replayed_older_directory_is_refused():
         line = start_refused(t, old, "serial 1")
         assert "node-9.floor.db" in line, line
         print(f"     {line}")
+        # A ua keeps the same floor ([ua] directory_floor): one whose floor
+        # says serial 2 refuses serial 1 as well.
+        with open(t.path("ua-bob.conf")) as f:
+            ua_conf = f.read()
+        ua_conf = ua_conf.replace("[ua]\n", f"[ua]\ndirectory_floor = {floor}\n", 1)
+        assert floor in ua_conf
+        line = start_refused(t, ua_conf, "serial 1", kind="ua")
+        print(f"     ua: {line}")
     finally:
         with open(conf, "w") as f:
             f.write(old.replace("directory.bin", "directory-2.bin"))
@@ -470,13 +478,16 @@ def locked_register(nick):
 @suite.test
 def slow_loris_sip_client_is_cut_off():
     """80 TCP connections to father's SIP port, each sending a byte of an
-    INVITE now and then: the ua takes 64 (its bound) and refuses the rest,
-    closes those it took on its slow-message timeout (10 s), and father's
-    softphone registers over UDP meanwhile and over TCP afterwards."""
+    INVITE now and then: the ua takes 64 (its bound) and refuses the rest
+    (none has been slow for a second yet), closes those it took on its
+    slow-message timeout (10 s), and father's softphone registers over UDP
+    and over TCP meanwhile (its connection takes the slowest one's place)
+    and over TCP afterwards."""
     t = testbed()
     before = t.ua_snapshot()
     ua = "ua-father"
-    c0 = counters(t, [(ua, "ua_sip_connections_refused"), (ua, "ua_sip_connections_timed_out")])
+    c0 = counters(t, [(ua, "ua_sip_connections_refused"), (ua, "ua_sip_connections_timed_out"),
+                      (ua, "ua_sip_connections_evicted")])
     conns, refused = [], 0
     start = time.monotonic()
     try:
@@ -503,6 +514,10 @@ def slow_loris_sip_client_is_cut_off():
                 # Meanwhile a softphone registers (UDP) and calls go on.
                 r = register("father")
                 assert r.ok, r.describe()
+            if step == 3:
+                # And over TCP: a slow connection makes way.
+                r = register("father", transport="t1")
+                assert r.ok, r.describe()
             step += 1
             time.sleep(1)
         took = time.monotonic() - start
@@ -510,16 +525,55 @@ def slow_loris_sip_client_is_cut_off():
         for s in conns:
             s.close()
     now = counters(t, c0)
-    refused = now[(ua, "ua_sip_connections_refused")] - c0[(ua, "ua_sip_connections_refused")]
-    timed_out = (now[(ua, "ua_sip_connections_timed_out")] -
-                 c0[(ua, "ua_sip_connections_timed_out")])
-    print(f"     80 slow connections: {refused} refused, {timed_out} cut off by the "
-          f"slow-message timeout; all closed after {took:.1f} s")
+    refused, timed_out, evicted = (now[k] - c0[k] for k in c0)
+    print(f"     80 slow connections: {refused} refused, {evicted} closed for a newcomer, "
+          f"{timed_out} cut off by the slow-message timeout; all closed after {took:.1f} s")
     assert len(closed) == len(conns), (len(closed), len(conns))
-    assert refused >= 80 - 64 and timed_out >= 1 and refused + timed_out >= 80, now
+    assert refused >= 80 - 64 and timed_out >= 1 and evicted >= 1, now
+    assert refused + timed_out + evicted >= 80, now
     # A TCP softphone gets in again.
     r = register("father", transport="t1")
     assert r.ok, r.describe()
+    others_fine(t, before)
+
+
+@suite.test
+def silent_tcp_connections_do_not_lock_out_softphones():
+    """70 TCP connections to father's SIP port that never send a byte: the
+    ua takes 64 and refuses 6 at once; a second later a TCP softphone's
+    connection takes the place of the one silent longest, and it
+    registers (before, the 64 held every TCP client off for the 2-minute
+    idle timeout)."""
+    t = testbed()
+    before = t.ua_snapshot()
+    ua = "ua-father"
+    c0 = counters(t, [(ua, "ua_sip_connections_refused"), (ua, "ua_sip_connections_evicted")])
+    conns = []
+    try:
+        for _ in range(70):
+            conns.append(socket.create_connection(("127.0.0.1", ports["father"]), timeout=5))
+        time.sleep(1.5)
+        r = register("father", transport="t1")
+        assert r.ok, r.describe()
+        now = counters(t, c0)
+        refused, evicted = (now[k] - c0[k] for k in c0)
+        print(f"     70 silent connections: {refused} refused, {evicted} closed for a "
+              "newcomer; the softphone registered over TCP")
+        assert refused >= 70 - 64 and evicted >= 1, now
+        # The one closed was a silent one: it reads end of stream.
+        gone = 0
+        for s in conns:
+            s.setblocking(False)
+            try:
+                gone += s.recv(1) == b""
+            except BlockingIOError:
+                pass
+            except OSError:
+                gone += 1
+        assert gone >= evicted + 70 - 64, (gone, evicted)
+    finally:
+        for s in conns:
+            s.close()
     others_fine(t, before)
 
 

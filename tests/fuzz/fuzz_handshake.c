@@ -16,7 +16,11 @@
  * valid signature are the same on every run: the seed corpus holds real
  * plaintexts, and mutations of them reach every check up to and past the
  * signature. When a handshake completes, both sides finish it and the
- * session keys must agree (a message sealed by one opens at the other). */
+ * session keys must agree (a message sealed by one opens at the other).
+ * The fixed steps before the fuzzed message (message 1 written and read,
+ * message 2 written, a genuine message 2 read) are the same on every run:
+ * they are taken once per option pair and each input starts from a copy,
+ * so an execution spends its time on the message under test. */
 #include "tests/fuzz/harness.h"
 
 #include <sodium.h>
@@ -25,9 +29,38 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The handshake states before the fuzzed message, per option pair. */
+struct snapshot {
+	struct link_handshake ini_fresh, res_fresh;
+	struct link_handshake ini_wrote_1; /* initiator after message 1 */
+	struct link_handshake res_wrote_2; /* responder after messages 1 and 2 */
+	struct link_handshake ini_read_2;  /* initiator after a genuine message 2 */
+	uint8_t message_2[LINK_FRAME_SIZE];
+};
+static struct snapshot snapshots[2][2]; /* [anonymous][allow_anonymous] */
+
+static void take_snapshot(struct snapshot *s, int anonymous, int allow_anonymous)
+{
+	uint8_t m1[LINK_FRAME_SIZE];
+	fuzz_initiator(&s->ini_fresh, anonymous);
+	fuzz_responder(&s->res_fresh, allow_anonymous);
+	s->ini_wrote_1 = s->ini_fresh;
+	s->res_wrote_2 = s->res_fresh;
+	if (link_handshake_write_1(&s->ini_wrote_1, m1) != 0 ||
+	    link_handshake_read_1(&s->res_wrote_2, m1) != 0 ||
+	    link_handshake_write_2(&s->res_wrote_2, s->message_2) != 0)
+		fuzz_fail("the fixed handshake does not reach message 2");
+	s->ini_read_2 = s->ini_wrote_1;
+	if (link_handshake_read_2(&s->ini_read_2, s->message_2) != 0)
+		fuzz_fail("a genuine message 2 was refused");
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fuzz_fixtures();
+	for (int a = 0; a < 2; a++)
+		for (int b = 0; b < 2; b++)
+			take_snapshot(&snapshots[a][b], a, b);
 	return 0;
 }
 
@@ -58,16 +91,6 @@ static void check_sessions(struct link_handshake *ini, struct link_handshake *re
 	link_session_wipe(&b);
 }
 
-/* The responder's side up to (and including) writing message 2. */
-static void responder_to_2(struct link_handshake *res, struct link_handshake *ini,
-			   uint8_t m2[LINK_FRAME_SIZE])
-{
-	uint8_t m1[LINK_FRAME_SIZE];
-	if (link_handshake_write_1(ini, m1) != 0 || link_handshake_read_1(res, m1) != 0 ||
-	    link_handshake_write_2(res, m2) != 0)
-		fuzz_fail("the fixed handshake does not reach message 2");
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -78,9 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++;
 	size--;
 
-	struct link_handshake ini, res;
-	fuzz_initiator(&ini, anonymous);
-	fuzz_responder(&res, allow_anonymous);
+	const struct snapshot *snap = &snapshots[anonymous][allow_anonymous];
+	struct link_handshake ini = snap->ini_fresh, res = snap->res_fresh;
 	uint8_t in[LINK_FRAME_SIZE], out[LINK_FRAME_SIZE];
 	uint8_t plain[FUZZ_M3_PLAIN];
 	uint8_t key[32];
@@ -93,14 +115,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_fail("write_2 failed after read_1 was accepted");
 		break;
 	case 1:
-		if (link_handshake_write_1(&ini, out) != 0)
-			fuzz_fail("write_1");
+		ini = snap->ini_wrote_1;
 		fill(in, sizeof(in), data, size);
 		if (link_handshake_read_2(&ini, in) == 0 && link_handshake_write_3(&ini, out) != 0)
 			fuzz_fail("write_3 failed after read_2 was accepted");
 		break;
 	case 2:
-		responder_to_2(&res, &ini, out);
+		res = snap->res_wrote_2;
 		fill(in, sizeof(in), data, size);
 		if (link_handshake_read_3(&res, in) == 0) {
 			struct link_session s;
@@ -112,8 +133,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 3:
 		/* A real responder derives the chaining key; we seal the
 		 * fuzzer's plaintext where its HandshakeAuth would be. */
-		responder_to_2(&res, &ini, out);
-		memcpy(in, out, 32);
+		ini = snap->ini_wrote_1;
+		res = snap->res_wrote_2;
+		memcpy(in, snap->message_2, 32);
 		fill(plain, FUZZ_M2_PLAIN, data, size);
 		fuzz_handshake_key(res.chaining_key, FUZZ_KEY_HS_R2I, key);
 		crypto_aead_chacha20poly1305_ietf_encrypt(in + 32, NULL, plain, FUZZ_M2_PLAIN, NULL,
@@ -128,9 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_fail("a genuine message 3 was refused");
 		break;
 	case 4:
-		responder_to_2(&res, &ini, out);
-		if (link_handshake_read_2(&ini, out) != 0)
-			fuzz_fail("a genuine message 2 was refused");
+		ini = snap->ini_read_2;
+		res = snap->res_wrote_2;
 		fill(plain, FUZZ_M3_PLAIN, data, size);
 		fuzz_handshake_key(res.chaining_key, FUZZ_KEY_HS_I2R, key);
 		crypto_aead_chacha20poly1305_ietf_encrypt(in, NULL, plain, FUZZ_M3_PLAIN, NULL, 0,

@@ -2,21 +2,28 @@
  * (sim_population_load, INI through inih) against a fixed 2x3 world, and
  * the option parsers (shape, role place, spread, class counts and
  * probabilities, timing, policy) on the input's first line. A shape that
- * parses and stays small is built, so shape building runs too. The file
- * goes to a fresh temporary file under /tmp, removed afterwards. */
+ * parses and stays small (at most 500 nodes: a bigger tree runs the same
+ * code, only longer) is built, so shape building runs too. The file is an
+ * in-memory file (memfd) made once and rewritten per input, read through
+ * its /proc/self/fd path: a file created and removed per input on disk
+ * cost more than the parsing it served. */
 #include "tests/fuzz/harness.h"
 
 #include "sim/sim.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct topo *world_topo;
+static int population_fd = -1;
+static char population_path[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -27,6 +34,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (sim_shape_parse("2x3", &shape) < 0 ||
 	    sim_shape_build(&shape, &world_topo, err, sizeof(err)) < 0)
 		abort();
+	population_fd = memfd_create("anosip-fuzz-sim", MFD_CLOEXEC);
+	if (population_fd < 0)
+		abort();
+	snprintf(population_path, sizeof(population_path), "/proc/self/fd/%d", population_fd);
+	return 0;
+}
+
+/* The input becomes the whole content of the in-memory file. */
+static int write_population(const uint8_t *data, size_t size)
+{
+	if (ftruncate(population_fd, 0) < 0)
+		return -1;
+	size_t done = 0;
+	while (done < size) {
+		ssize_t w = pwrite(population_fd, data + done, size - done, (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		done += (size_t)w;
+	}
 	return 0;
 }
 
@@ -42,13 +70,13 @@ static void parse_options(const uint8_t *data, size_t size)
 				  .lighthouses = {.kind = SIM_PLACE_DEPTH, .depth = 1}};
 	if (sim_shape_parse(line, &shape) == 0) {
 		long nodes = 1, level = 1;
-		for (int d = 0; d < shape.depth && nodes <= 4000; d++) {
+		for (int d = 0; d < shape.depth && nodes <= 500; d++) {
 			level *= shape.fanout[d];
 			nodes += level;
 		}
 		struct topo *t = NULL;
 		char err[256];
-		if (nodes <= 4000 && sim_shape_build(&shape, &t, err, sizeof(err)) == 0)
+		if (nodes <= 500 && sim_shape_build(&shape, &t, err, sizeof(err)) == 0)
 			topo_free(t);
 	}
 	struct sim_role_place place;
@@ -70,25 +98,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	parse_options(data, size);
 
-	char path[] = "/tmp/anosip-fuzz-sim-XXXXXX";
-	int fd = mkstemp(path);
-	if (fd < 0)
+	if (write_population(data, size) < 0)
 		return 0;
-	size_t done = 0;
-	while (done < size) {
-		ssize_t w = write(fd, data + done, size - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
-	close(fd);
 	struct sim_world *w = NULL;
 	char err[256];
 	if (sim_world_new(world_topo, SIM_POLICY_TREE, &w, err, sizeof(err)) == 0) {
 		/* A cap, so "n1 = 40000000" is a refusal, not a slow fill. */
-		if (sim_population_load(w, path, 100000, err, sizeof(err)) == 0) {
+		if (sim_population_load(w, population_path, 100000, err, sizeof(err)) == 0) {
 			uint8_t none[16] = {0};
 			struct sim_target r;
 			if (sim_target_entropy(w, none, SIM_TIMING_NONE, 0, &r) < 0 ||
@@ -97,6 +113,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		sim_world_free(w);
 	}
-	unlink(path);
 	return 0;
 }

@@ -16,6 +16,32 @@ static struct fuzz_fixtures fixtures;
 static int fixtures_ready;
 static struct topo *topology;
 
+/* Public values that follow from the fixed secrets, worked out once: each
+ * is a scalar multiplication, and doing them per input would spend most of
+ * an execution on the harness rather than on the code under test. */
+static struct {
+	uint8_t initiator_eph_public[32];
+	uint8_t responder_eph_public[32];
+	uint8_t circuit_x_public[32];
+	uint8_t circuit_y_public[32];
+	struct fuzz_circuit_keys circuit_keys;
+} derived;
+
+static void derive_fixed(void)
+{
+	uint8_t s1[32], s2[32];
+	crypto_scalarmult_base(derived.initiator_eph_public, fixtures.initiator_eph_secret);
+	crypto_scalarmult_base(derived.responder_eph_public, fixtures.responder_eph_secret);
+	crypto_scalarmult_base(derived.circuit_x_public, fixtures.circuit_x_secret);
+	crypto_scalarmult_base(derived.circuit_y_public, fixtures.circuit_y_secret);
+	if (crypto_scalarmult(s1, fixtures.circuit_y_secret, derived.circuit_x_public) != 0 ||
+	    crypto_scalarmult(s2, fixtures.responder.kx_secret, derived.circuit_x_public) != 0)
+		fuzz_fail("the fixed circuit keys do not agree");
+	fuzz_circuit_derive(s1, s2, FUZZ_LIGHTHOUSE_ID, fixtures.responder.pub.kx,
+			    derived.circuit_x_public, derived.circuit_y_public,
+			    &derived.circuit_keys);
+}
+
 /* A key pair from a one-byte label, the same on every run. */
 static void fixed_pair(uint8_t label, struct keys_pair *k)
 {
@@ -42,6 +68,8 @@ const struct fuzz_fixtures *fuzz_fixtures(void)
 	fixed_pair(0x88, &fixtures.nickname);
 	memset(fixtures.circuit_x_secret, 0x9a, sizeof(fixtures.circuit_x_secret));
 	memset(fixtures.circuit_y_secret, 0xab, sizeof(fixtures.circuit_y_secret));
+	fixed_pair(0xcc, &fixtures.callee);
+	derive_fixed();
 	fixtures_ready = 1;
 	return &fixtures;
 }
@@ -60,10 +88,11 @@ int fuzz_peer_lookup(void *ctx, const char *id, uint8_t sign_public[32])
 	return -1;
 }
 
-static void fix_ephemeral(struct link_handshake *hs, const uint8_t secret[32])
+static void fix_ephemeral(struct link_handshake *hs, const uint8_t secret[32],
+			  const uint8_t public[32])
 {
 	memcpy(hs->eph_secret, secret, 32);
-	crypto_scalarmult_base(hs->eph_public, hs->eph_secret);
+	memcpy(hs->eph_public, public, 32);
 }
 
 void fuzz_initiator(struct link_handshake *hs, int anonymous)
@@ -72,7 +101,7 @@ void fuzz_initiator(struct link_handshake *hs, int anonymous)
 	link_handshake_initiator(hs, anonymous ? NULL : &f->initiator,
 				 anonymous ? NULL : FUZZ_INITIATOR_ID, FUZZ_RESPONDER_ID,
 				 f->responder.pub.sign);
-	fix_ephemeral(hs, f->initiator_eph_secret);
+	fix_ephemeral(hs, f->initiator_eph_secret, derived.initiator_eph_public);
 }
 
 void fuzz_responder(struct link_handshake *hs, int allow_anonymous)
@@ -80,7 +109,7 @@ void fuzz_responder(struct link_handshake *hs, int allow_anonymous)
 	const struct fuzz_fixtures *f = fuzz_fixtures();
 	link_handshake_responder(hs, &f->responder, FUZZ_RESPONDER_ID, fuzz_peer_lookup, NULL,
 				 allow_anonymous);
-	fix_ephemeral(hs, f->responder_eph_secret);
+	fix_ephemeral(hs, f->responder_eph_secret, derived.responder_eph_public);
 }
 
 void fuzz_handshake_key(const uint8_t chaining_key[32], int which, uint8_t key[32])
@@ -340,18 +369,47 @@ int fuzz_walk_message(const ProtobufCMessage *m)
 	return walk(m, 0);
 }
 
+/* The sealing key pair is fixed, so per recipient the box's shared key is
+ * too: kept for the few recipients the targets use (two scalar
+ * multiplications saved per input; crypto_box_easy is beforenm + afternm). */
+struct seal_key {
+	uint8_t pk[32];
+	uint8_t shared[crypto_box_BEFORENMBYTES];
+};
+
+static const uint8_t *seal_shared_key(const uint8_t pk[32], const uint8_t esk[32])
+{
+	static struct seal_key keys[8];
+	static size_t used;
+	for (size_t i = 0; i < used; i++)
+		if (memcmp(keys[i].pk, pk, 32) == 0)
+			return keys[i].shared;
+	if (used == 8)
+		fuzz_fail("fuzz_seal_fixed: more recipients than the cache holds");
+	memcpy(keys[used].pk, pk, 32);
+	if (crypto_box_beforenm(keys[used].shared, pk, esk) != 0)
+		fuzz_fail("fuzz_seal_fixed: a recipient key without a shared key");
+	return keys[used++].shared;
+}
+
 size_t fuzz_seal_fixed(const uint8_t *m, size_t len, const uint8_t pk[32], uint8_t *out)
 {
-	uint8_t seed[crypto_box_SEEDBYTES], esk[crypto_box_SECRETKEYBYTES];
+	static uint8_t epk[crypto_box_PUBLICKEYBYTES], esk[crypto_box_SECRETKEYBYTES];
+	static int ready;
 	uint8_t nonce[crypto_box_NONCEBYTES], both[64];
-	memset(seed, 0x99, sizeof(seed));
-	crypto_box_seed_keypair(out, esk, seed);
-	memcpy(both, out, 32);
+	if (!ready) {
+		uint8_t seed[crypto_box_SEEDBYTES];
+		memset(seed, 0x99, sizeof(seed));
+		crypto_box_seed_keypair(epk, esk, seed);
+		ready = 1;
+	}
+	memcpy(out, epk, 32);
+	memcpy(both, epk, 32);
 	memcpy(both + 32, pk, 32);
 	crypto_generichash(nonce, sizeof(nonce), both, sizeof(both), NULL, 0);
-	if (crypto_box_easy(out + crypto_box_PUBLICKEYBYTES, m, len, nonce, pk, esk) != 0)
+	if (crypto_box_easy_afternm(out + crypto_box_PUBLICKEYBYTES, m, len, nonce,
+				    seal_shared_key(pk, esk)) != 0)
 		fuzz_fail("crypto_box_easy");
-	sodium_memzero(esk, sizeof(esk));
 	return len + crypto_box_SEALBYTES;
 }
 
@@ -457,12 +515,14 @@ void fuzz_circuit_derive(const uint8_t s1[32], const uint8_t s2[32], const char 
 
 void fuzz_circuit_x(uint8_t x_pub[32])
 {
-	crypto_scalarmult_base(x_pub, fuzz_fixtures()->circuit_x_secret);
+	fuzz_fixtures();
+	memcpy(x_pub, derived.circuit_x_public, 32);
 }
 
 void fuzz_circuit_y(uint8_t y_pub[32])
 {
-	crypto_scalarmult_base(y_pub, fuzz_fixtures()->circuit_y_secret);
+	fuzz_fixtures();
+	memcpy(y_pub, derived.circuit_y_public, 32);
 }
 
 void fuzz_circuit_client(struct circ_client *cc)
@@ -477,14 +537,8 @@ void fuzz_circuit_client(struct circ_client *cc)
 
 void fuzz_circuit_fixed_keys(struct fuzz_circuit_keys *k)
 {
-	const struct fuzz_fixtures *f = fuzz_fixtures();
-	uint8_t x[32], y[32], s1[32], s2[32];
-	fuzz_circuit_x(x);
-	fuzz_circuit_y(y);
-	if (crypto_scalarmult(s1, f->circuit_y_secret, x) != 0 ||
-	    crypto_scalarmult(s2, f->responder.kx_secret, x) != 0)
-		fuzz_fail("the fixed circuit keys do not agree");
-	fuzz_circuit_derive(s1, s2, FUZZ_LIGHTHOUSE_ID, f->responder.pub.kx, x, y, k);
+	fuzz_fixtures();
+	*k = derived.circuit_keys;
 }
 
 uint8_t *fuzz_created(const uint8_t *plain, size_t len, size_t *out_len)
@@ -541,6 +595,88 @@ uint8_t *fuzz_sign_certificate(const struct keys_pair *signer, const uint8_t *bo
 	uint8_t *out = malloc(*out_len ? *out_len : 1);
 	if (out)
 		anosip__v1__signed_certificate__pack(&sc, out);
+	return out;
+}
+
+/* --- SIP response identity --- */
+
+const uint8_t *fuzz_callee_certificate(size_t *len)
+{
+	static uint8_t *cert;
+	static size_t cert_len;
+	if (!cert) {
+		const struct fuzz_fixtures *f = fuzz_fixtures();
+		Anosip__V1__Certificate c = ANOSIP__V1__CERTIFICATE__INIT;
+		c.nickname = (char *)FUZZ_CALLEE;
+		c.nickname_public.data = (uint8_t *)f->callee.pub.sign;
+		c.nickname_public.len = 32;
+		c.lighthouse = (char *)FUZZ_CALLEE_LIGHTHOUSE;
+		c.issued_unix = FUZZ_CERT_ISSUED;
+		c.expires_unix = FUZZ_CERT_EXPIRES;
+		uint8_t body[256];
+		if (anosip__v1__certificate__get_packed_size(&c) > sizeof(body))
+			fuzz_fail("the callee's certificate does not fit");
+		size_t body_len = anosip__v1__certificate__pack(&c, body);
+		if (!(cert = fuzz_sign_certificate(&f->third, body, body_len, &cert_len)))
+			fuzz_fail("out of memory");
+	}
+	*len = cert_len;
+	return cert;
+}
+
+/* The X25519 key of an Ed25519 key, for the last key asked about: the
+ * targets seal to one caller, and the conversion is a square root. */
+static int caller_kx(const uint8_t sign_public[32], uint8_t kx[32])
+{
+	static uint8_t last_sign[32], last_kx[32];
+	static int have;
+	if (!have || memcmp(last_sign, sign_public, 32) != 0) {
+		if (crypto_sign_ed25519_pk_to_curve25519(last_kx, sign_public) != 0)
+			return -1;
+		memcpy(last_sign, sign_public, 32);
+		have = 1;
+	}
+	memcpy(kx, last_kx, 32);
+	return 0;
+}
+
+uint8_t *fuzz_sign_sip_response(const struct keys_pair *signer, const uint8_t *cert,
+				size_t cert_len, const uint8_t caller_sign_public[32],
+				const uint8_t *message, size_t message_len, const uint8_t *contact,
+				size_t contact_len, size_t *out_len)
+{
+	static const char context[] = "anosip-sip-response-v1";
+	uint8_t kx[32], part[crypto_hash_sha256_BYTES], digest[crypto_hash_sha256_BYTES];
+	uint8_t sig[crypto_sign_BYTES], *sealed = NULL, *out = NULL;
+	size_t sealed_len = 0;
+	if (contact) {
+		if (caller_kx(caller_sign_public, kx) != 0 ||
+		    !(sealed = malloc(contact_len + crypto_box_SEALBYTES)))
+			return NULL;
+		sealed_len = fuzz_seal_fixed(contact, contact_len, kx, sealed);
+	}
+	crypto_hash_sha256_state st;
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)context, sizeof(context) - 1);
+	crypto_hash_sha256(part, message, message_len);
+	crypto_hash_sha256_update(&st, part, sizeof(part));
+	crypto_hash_sha256(part, cert, cert_len);
+	crypto_hash_sha256_update(&st, part, sizeof(part));
+	crypto_hash_sha256_update(&st, sealed, sealed_len);
+	crypto_hash_sha256_final(&st, digest);
+	crypto_sign_detached(sig, NULL, digest, sizeof(digest), signer->sign_secret);
+
+	Anosip__V1__SignedSipResponse r = ANOSIP__V1__SIGNED_SIP_RESPONSE__INIT;
+	r.certificate.data = (uint8_t *)cert;
+	r.certificate.len = cert_len;
+	r.sealed_contact.data = sealed;
+	r.sealed_contact.len = sealed_len;
+	r.signature.data = sig;
+	r.signature.len = sizeof(sig);
+	*out_len = anosip__v1__signed_sip_response__get_packed_size(&r);
+	if ((out = malloc(*out_len)))
+		anosip__v1__signed_sip_response__pack(&r, out);
+	free(sealed);
 	return out;
 }
 

@@ -34,6 +34,7 @@ struct fuzz_fixtures {
 	struct keys_pair nickname;    /* a ua's nickname key (circuits) */
 	uint8_t circuit_x_secret[32]; /* the ua's ephemeral x of a circuit */
 	uint8_t circuit_y_secret[32]; /* the lighthouse's ephemeral y */
+	struct keys_pair callee;      /* the nickname key of the ua called (SIP) */
 };
 
 /* Initialises libsodium and the fixtures once; aborts if that fails. */
@@ -126,6 +127,9 @@ size_t fuzz_seal_fixed(const uint8_t *m, size_t len, const uint8_t pk[32], uint8
 #define FUZZ_NOW_MS 1700000000000ull
 #define FUZZ_NOW_S (FUZZ_NOW_MS / 1000)
 #define FUZZ_CREATE_MAX_SEALED 4096 /* the largest Create.sealed circ_server_open opens */
+/* The ua a call goes to (fixtures.callee's key), homed on gamma. */
+#define FUZZ_CALLEE "father"
+#define FUZZ_CALLEE_LIGHTHOUSE FUZZ_THIRD_ID
 
 /* 1 if name is a nickname: 1 to 63 of [a-z0-9._-]. */
 int fuzz_nickname_ok(const char *name);
@@ -181,6 +185,39 @@ uint8_t *fuzz_created(const uint8_t *plain, size_t len, size_t *out_len);
  * "anosip-cert-v1" || body. Returns an encoded SignedCertificate, malloc'd. */
 uint8_t *fuzz_sign_certificate(const struct keys_pair *signer, const uint8_t *body, size_t len,
 			       size_t *out_len);
+
+/* --- SIP response identity (docs/protocol.md §6.4) ---
+ * The callee "father" has fixtures.callee's key and is homed on gamma; the
+ * caller is the fixed ua (fixtures.nickname). */
+
+/* The callee's SignedCertificate: FUZZ_CALLEE with fixtures.callee's key
+ * and lighthouse gamma, valid from FUZZ_CERT_ISSUED to FUZZ_CERT_EXPIRES,
+ * signed with gamma's key by fuzz_sign_certificate. Made once; do not
+ * free it. */
+#define FUZZ_CERT_ISSUED (FUZZ_NOW_S - 3600)
+#define FUZZ_CERT_EXPIRES (FUZZ_NOW_S + 30ull * 24 * 3600)
+const uint8_t *fuzz_callee_certificate(size_t *len);
+
+/* A 302 of the callee's ua and the direct contact it carries sealed. */
+#define FUZZ_SIP_302                                                                               \
+	"SIP/2.0 302 Moved Temporarily\r\n"                                                        \
+	"Via: SIP/2.0/UDP anosip.invalid;branch=z9hG4bK0000000000000001\r\n"                       \
+	"From: <sip:mother@anosip>;tag=1\r\nTo: <sip:father@anosip>;tag=2\r\n"                     \
+	"Call-ID: 1@anosip.invalid\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+#define FUZZ_SIP_CONTACT "sip:0123456789abcdef0123456789abcdef@127.0.0.1:5070"
+
+/* The callee's signed answer by the rule of docs/protocol.md §6.4:
+ * sealed_contact = the contact sealed to the caller's nickname key as
+ * X25519 (fuzz_seal_fixed, so the output is the same on every run; no
+ * contact when contact is NULL, an empty one sealed when contact_len is
+ * 0); signature = Ed25519 by signer over SHA-256("anosip-sip-response-v1"
+ * || SHA-256(message) || SHA-256(certificate) || sealed_contact). Returns
+ * an encoded SignedSipResponse, malloc'd, or NULL (out of memory, or a
+ * caller key that is not a point). */
+uint8_t *fuzz_sign_sip_response(const struct keys_pair *signer, const uint8_t *cert,
+				size_t cert_len, const uint8_t caller_sign_public[32],
+				const uint8_t *message, size_t message_len, const uint8_t *contact,
+				size_t contact_len, size_t *out_len);
 
 /* Aborts with a message: a broken invariant is a finding, like a crash. */
 void fuzz_fail(const char *what) __attribute__((noreturn));

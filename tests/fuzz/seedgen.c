@@ -1284,6 +1284,193 @@ static void iddir_corpus(void)
 	}
 }
 
+/* --- fuzz_circuit_message --- */
+
+static void circuit_message_seed(const char *name, const ProtobufCMessage *m)
+{
+	uint8_t buf[4096];
+	if (protobuf_c_message_get_packed_size(m) > sizeof(buf))
+		fuzz_fail("a circuit message seed does not fit");
+	put("fuzz_circuit_message", name, 0, 1, buf, protobuf_c_message_pack(m, buf));
+}
+
+/* The callee's lighthouse, for checking the seeds. */
+static int callee_lighthouse(void *ctx, const char *id, uint8_t sign_public[32])
+{
+	if (strcmp(id, FUZZ_CALLEE_LIGHTHOUSE) != 0)
+		return -1;
+	memcpy(sign_public, fuzz_fixtures()->third.pub.sign, 32);
+	return 0;
+}
+
+/* The callee's genuine answer to FUZZ_SIP_302 (a decline without a
+ * contact), checked here with circ_sip_response_open so the seed is one
+ * that passes. *len is its length. */
+static uint8_t *signed_302(int with_contact, size_t *len)
+{
+	const struct fuzz_fixtures *f = fuzz_fixtures();
+	size_t cert_len;
+	const uint8_t *cert = fuzz_callee_certificate(&cert_len);
+	const char *contact = with_contact ? FUZZ_SIP_CONTACT : NULL;
+	uint8_t *r = fuzz_sign_sip_response(
+	    &f->callee, cert, cert_len, f->nickname.pub.sign, (const uint8_t *)FUZZ_SIP_302,
+	    strlen(FUZZ_SIP_302), (const uint8_t *)contact, contact ? strlen(contact) : 0, len);
+	char callee[CIRC_NICKNAME_MAX + 1], *opened = NULL;
+	if (!r ||
+	    circ_sip_response_open(r, *len, (const uint8_t *)FUZZ_SIP_302, strlen(FUZZ_SIP_302),
+				   &f->nickname, callee_lighthouse, NULL, FUZZ_NOW_S, callee, NULL,
+				   &opened) != 0 ||
+	    strcmp(callee, FUZZ_CALLEE) != 0 || !opened != !contact ||
+	    (contact && strcmp(opened, contact) != 0))
+		fuzz_fail("the genuine signed response does not open");
+	free(opened);
+	return r;
+}
+
+static void circuit_message_corpus(void)
+{
+	static const char invite[] =
+	    "INVITE sip:father@anosip SIP/2.0\r\n"
+	    "Via: SIP/2.0/UDP anosip.invalid;branch=z9hG4bK1\r\n"
+	    "From: <sip:mother@anosip>;tag=1\r\nTo: <sip:father@anosip>\r\n"
+	    "Call-ID: 1@anosip.invalid\r\nCSeq: 1 INVITE\r\n"
+	    "Contact: <sip:mother@anosip.invalid>\r\nMax-Forwards: 70\r\n"
+	    "Content-Length: 0\r\n\r\n";
+	static uint8_t payload[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	static uint8_t md5[16], sha256[32], sealed[80];
+	memset(md5, 0x31, sizeof(md5));
+	memset(sha256, 0x32, sizeof(sha256));
+	memset(sealed, 0x33, sizeof(sealed));
+	size_t cert_len, signed_len, decline_len;
+	const uint8_t *cert = fuzz_callee_certificate(&cert_len);
+	uint8_t *signed_response = signed_302(1, &signed_len);
+	uint8_t *decline = signed_302(0, &decline_len);
+
+	/* Mode 0: every body of a CircuitMessage, a SipRouted each way and
+	 * the two IdDirEnvelopes. */
+	Anosip__V1__CircuitMessage m = ANOSIP__V1__CIRCUIT_MESSAGE__INIT;
+	Anosip__V1__Echo echo = ANOSIP__V1__ECHO__INIT;
+	echo.sequence = 7;
+	echo.payload.data = payload;
+	echo.payload.len = sizeof(payload);
+	m.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_ECHO;
+	m.echo = &echo;
+	circuit_message_seed("echo", &m.base);
+	m.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_ECHO_REPLY;
+	m.echo_reply = &echo;
+	circuit_message_seed("echo-reply", &m.base);
+
+	Anosip__V1__SipMessage sm = ANOSIP__V1__SIP_MESSAGE__INIT;
+	sm.message.data = (uint8_t *)invite;
+	sm.message.len = strlen(invite);
+	sm.transaction = 42;
+	sm.caller_certificate.data = (uint8_t *)cert;
+	sm.caller_certificate.len = cert_len;
+	m.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_SIP;
+	m.sip = &sm;
+	circuit_message_seed("sip-invite", &m.base);
+	sm.message.data = (uint8_t *)FUZZ_SIP_302;
+	sm.message.len = strlen(FUZZ_SIP_302);
+	sm.caller_certificate.len = 0;
+	sm.signed_response.data = signed_response;
+	sm.signed_response.len = signed_len;
+	circuit_message_seed("sip-302-signed", &m.base);
+
+	Anosip__V1__SipPassword pw = ANOSIP__V1__SIP_PASSWORD__INIT;
+	pw.ha1_md5.data = md5;
+	pw.ha1_md5.len = sizeof(md5);
+	pw.ha1_sha256.data = sha256;
+	pw.ha1_sha256.len = sizeof(sha256);
+	pw.realm = (char *)"anosip";
+	m.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_PASSWORD;
+	m.password = &pw;
+	circuit_message_seed("password", &m.base);
+	Anosip__V1__SipPasswordAnswer pa = ANOSIP__V1__SIP_PASSWORD_ANSWER__INIT;
+	pa.stored = 1;
+	pa.realm = (char *)"anosip";
+	m.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_PASSWORD_ANSWER;
+	m.password_answer = &pa;
+	circuit_message_seed("password-answer", &m.base);
+
+	Anosip__V1__IdDirEnvelope e = ANOSIP__V1__ID_DIR_ENVELOPE__INIT;
+	e.request_id = 9;
+	e.sealed.data = sealed;
+	e.sealed.len = sizeof(sealed);
+	e.directory = (char *)FUZZ_THIRD_ID;
+	m.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_IDDIR_QUERY;
+	m.iddir_query = &e;
+	circuit_message_seed("iddir-query", &m.base);
+	circuit_message_seed("envelope-query", &e.base);
+	e.directory = (char *)"";
+	e.error = (char *)"the ID Directory did not answer";
+	e.sealed.len = 0;
+	m.body_case = ANOSIP__V1__CIRCUIT_MESSAGE__BODY_IDDIR_ANSWER;
+	m.iddir_answer = &e;
+	circuit_message_seed("iddir-answer-error", &m.base);
+	circuit_message_seed("envelope-answer-error", &e.base);
+
+	Anosip__V1__SipRouted r = ANOSIP__V1__SIP_ROUTED__INIT;
+	r.transaction = 43;
+	r.message.data = (uint8_t *)invite;
+	r.message.len = strlen(invite);
+	r.caller_certificate.data = (uint8_t *)cert;
+	r.caller_certificate.len = cert_len;
+	circuit_message_seed("routed-invite", &r.base);
+	r.response = 1;
+	r.message.data = (uint8_t *)FUZZ_SIP_302;
+	r.message.len = strlen(FUZZ_SIP_302);
+	r.caller_certificate.len = 0;
+	r.signed_response.data = signed_response;
+	r.signed_response.len = signed_len;
+	circuit_message_seed("routed-302-signed", &r.base);
+
+	/* Mode 1: the genuine answers themselves. */
+	put("fuzz_circuit_message", "raw-302-signed", 1, 1, signed_response, signed_len);
+	put("fuzz_circuit_message", "raw-decline-signed", 1, 1, decline, decline_len);
+
+	/* Mode 2: a genuine 302 made by the harness and by
+	 * circ_sip_response_sign, a decline, and each corruption once. */
+	size_t text_len = strlen(FUZZ_SIP_302), contact_len = strlen(FUZZ_SIP_CONTACT);
+	uint8_t *body = malloc(text_len + 1 + contact_len);
+	if (!body)
+		fuzz_fail("out of memory");
+	memcpy(body, FUZZ_SIP_302, text_len);
+	body[text_len] = 0;
+	memcpy(body + text_len + 1, FUZZ_SIP_CONTACT, contact_len);
+	static const char *const corruptions[] = {"none",
+						  "flip-signature",
+						  "flip-certificate",
+						  "change-message",
+						  "change-contact",
+						  "other-caller",
+						  "clock",
+						  "signature-length",
+						  "truncate",
+						  "signed-by-caller",
+						  "oversized-contact",
+						  "swap-certificate"};
+	char name[64];
+	for (int by_sign = 0; by_sign < 2; by_sign++)
+		for (uint8_t c = 0; c < sizeof(corruptions) / sizeof(corruptions[0]); c++) {
+			uint8_t head[6] = {c, 0, 17, 0, (uint8_t)by_sign, 0x40};
+			snprintf(name, sizeof(name), "real-%s-%s", by_sign ? "sign" : "harness",
+				 corruptions[c]);
+			put2("fuzz_circuit_message", name, 2, head, sizeof(head), body,
+			     text_len + 1 + contact_len);
+		}
+	uint8_t head[6] = {0, 0, 0, 0, 0, 0};
+	put2("fuzz_circuit_message", "real-harness-decline", 2, head, sizeof(head), body, text_len);
+	for (uint8_t kind = 1; kind < 9; kind++) {
+		head[1] = kind;
+		snprintf(name, sizeof(name), "real-harness-certificate-%u", kind);
+		put2("fuzz_circuit_message", name, 2, head, sizeof(head), body,
+		     text_len + 1 + contact_len);
+	}
+	free(body);
+	free(signed_response);
+	free(decline);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -1312,5 +1499,6 @@ int main(int argc, char **argv)
 	sip_digest_corpus();
 	iddir_corpus();
 	sim_input_corpus();
+	circuit_message_corpus();
 	return 0;
 }

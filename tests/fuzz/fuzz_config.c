@@ -1,6 +1,6 @@
 /* Fuzzes node_config_load (node/config.c), the node's INI config reader on
  * top of libinih. It reads a path, so the input is written to a fresh
- * temporary file under /tmp (mkstemp), which is removed afterwards.
+ * temporary file under /dev/shm (fuzz_write_temp), removed afterwards.
  *
  * A config that loads must hold what node_run relies on: a valid id; key,
  * directory, authority and control paths that are absolute (relative ones

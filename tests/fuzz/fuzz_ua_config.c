@@ -1,6 +1,6 @@
 /* Fuzzes ua_config_load (ua/config.c), the `anosip ua` INI config reader on
  * top of libinih. It reads a path, so the input is written to a fresh
- * temporary file under /tmp (fuzz_write_temp), removed afterwards.
+ * temporary file under /dev/shm (fuzz_write_temp), removed afterwards.
  *
  * A config that loads must hold what ua_run relies on: the config's own
  * path (in the ua's and the node part's fields); a nickname of 1 to 63 of

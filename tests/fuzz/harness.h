@@ -95,9 +95,9 @@ void fuzz_take(const uint8_t **data, size_t *size, void *out, size_t len);
 /* The n-byte little-endian number at p (n <= 8). */
 uint64_t fuzz_le(const uint8_t *p, int n);
 
-/* Writes data to a fresh file under /tmp (mkstemp, named after what, at
- * most 20 characters) for the targets whose parser reads a path; path is
- * then its name, which the caller unlinks. Returns 0, or -1 on failure
+/* Writes data to a fresh file under /dev/shm (tmpfs; /tmp without it;
+ * mkstemp, named after what, at most 20 characters) for the targets whose
+ * parser reads a path; path is then its name, which the caller unlinks. Returns 0, or -1 on failure
  * (nothing is left behind). */
 int fuzz_write_temp(const char *what, const uint8_t *data, size_t size, char path[64]);
 

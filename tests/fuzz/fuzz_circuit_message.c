@@ -86,7 +86,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CERT_CONTEXT "anosip-cert-v1"
-#define RESPONSE_CONTEXT "anosip-sip-response-v1"
 #define UNKNOWN_LIGHTHOUSE "delta"
 
 /* --- fixed setup, made once --- */
@@ -259,22 +258,6 @@ static int expected_certificate(const uint8_t *in, size_t len, uint64_t now,
 }
 
 /* SHA-256(context || SHA-256(message) || SHA-256(certificate) || sealed). */
-static void response_digest(const uint8_t *message, size_t message_len, const uint8_t *cert,
-			    size_t cert_len, const uint8_t *sealed, size_t sealed_len,
-			    uint8_t digest[32])
-{
-	uint8_t part[32];
-	crypto_hash_sha256_state st;
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const uint8_t *)RESPONSE_CONTEXT, strlen(RESPONSE_CONTEXT));
-	crypto_hash_sha256(part, message, message_len);
-	crypto_hash_sha256_update(&st, part, sizeof(part));
-	crypto_hash_sha256(part, cert, cert_len);
-	crypto_hash_sha256_update(&st, part, sizeof(part));
-	crypto_hash_sha256_update(&st, sealed, sealed_len);
-	crypto_hash_sha256_final(&st, digest);
-}
-
 struct verdict {
 	int rc;
 	char callee[CIRC_NICKNAME_MAX + 1];
@@ -296,8 +279,8 @@ static void expected(const uint8_t *in, size_t len, const uint8_t *message, size
 		goto out;
 	if ((v->rc = expected_certificate(r->certificate.data, r->certificate.len, now, &c)) != 0)
 		goto out;
-	response_digest(message, message_len, r->certificate.data, r->certificate.len,
-			r->sealed_contact.data, r->sealed_contact.len, digest);
+	fuzz_sip_response_digest(message, message_len, r->certificate.data, r->certificate.len,
+				 r->sealed_contact.data, r->sealed_contact.len, digest);
 	v->rc = CIRC_ERR_PROOF;
 	if (crypto_sign_verify_detached(r->signature.data, digest, sizeof(digest),
 					c->nickname_public.data) != 0)
@@ -797,8 +780,8 @@ static uint8_t *sign_checked(const struct keys_pair *signer, const uint8_t *cert
 	if (!r || r->certificate.len != cert_len || memcmp(r->certificate.data, cert, cert_len) ||
 	    r->signature.len != crypto_sign_BYTES)
 		fuzz_fail("circ_sip_response_sign made another certificate or signature");
-	response_digest(message, message_len, cert, cert_len, r->sealed_contact.data,
-			r->sealed_contact.len, digest);
+	fuzz_sip_response_digest(message, message_len, cert, cert_len, r->sealed_contact.data,
+				 r->sealed_contact.len, digest);
 	if (crypto_sign_verify_detached(r->signature.data, digest, 32, signer->pub.sign) != 0)
 		fuzz_fail("circ_sip_response_sign's signature is not the rule's");
 	if (r->sealed_contact.len != (contact ? clen + crypto_box_SEALBYTES : 0))

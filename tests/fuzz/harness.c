@@ -645,21 +645,12 @@ static int caller_kx(const uint8_t sign_public[32], uint8_t kx[32])
 	return 0;
 }
 
-uint8_t *fuzz_sign_sip_response(const struct keys_pair *signer, const uint8_t *cert,
-				size_t cert_len, const uint8_t caller_sign_public[32],
-				const uint8_t *message, size_t message_len, const uint8_t *contact,
-				size_t contact_len, size_t *out_len)
+void fuzz_sip_response_digest(const uint8_t *message, size_t message_len, const uint8_t *cert,
+			      size_t cert_len, const uint8_t *sealed, size_t sealed_len,
+			      uint8_t digest[32])
 {
 	static const char context[] = "anosip-sip-response-v1";
-	uint8_t kx[32], part[crypto_hash_sha256_BYTES], digest[crypto_hash_sha256_BYTES];
-	uint8_t sig[crypto_sign_BYTES], *sealed = NULL, *out = NULL;
-	size_t sealed_len = 0;
-	if (contact) {
-		if (caller_kx(caller_sign_public, kx) != 0 ||
-		    !(sealed = malloc(contact_len + crypto_box_SEALBYTES)))
-			return NULL;
-		sealed_len = fuzz_seal_fixed(contact, contact_len, kx, sealed);
-	}
+	uint8_t part[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state st;
 	crypto_hash_sha256_init(&st);
 	crypto_hash_sha256_update(&st, (const uint8_t *)context, sizeof(context) - 1);
@@ -669,6 +660,23 @@ uint8_t *fuzz_sign_sip_response(const struct keys_pair *signer, const uint8_t *c
 	crypto_hash_sha256_update(&st, part, sizeof(part));
 	crypto_hash_sha256_update(&st, sealed, sealed_len);
 	crypto_hash_sha256_final(&st, digest);
+}
+
+uint8_t *fuzz_sign_sip_response(const struct keys_pair *signer, const uint8_t *cert,
+				size_t cert_len, const uint8_t caller_sign_public[32],
+				const uint8_t *message, size_t message_len, const uint8_t *contact,
+				size_t contact_len, size_t *out_len)
+{
+	uint8_t kx[32], digest[crypto_hash_sha256_BYTES];
+	uint8_t sig[crypto_sign_BYTES], *sealed = NULL, *out = NULL;
+	size_t sealed_len = 0;
+	if (contact) {
+		if (caller_kx(caller_sign_public, kx) != 0 ||
+		    !(sealed = malloc(contact_len + crypto_box_SEALBYTES)))
+			return NULL;
+		sealed_len = fuzz_seal_fixed(contact, contact_len, kx, sealed);
+	}
+	fuzz_sip_response_digest(message, message_len, cert, cert_len, sealed, sealed_len, digest);
 	crypto_sign_detached(sig, NULL, digest, sizeof(digest), signer->sign_secret);
 
 	Anosip__V1__SignedSipResponse r = ANOSIP__V1__SIGNED_SIP_RESPONSE__INIT;

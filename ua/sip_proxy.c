@@ -395,6 +395,9 @@ static void registered(struct ua_sip *s, struct ua_sip_tx *t, const osip_message
 			ua_transport_keep(s->transport, t->from.conn, 1);
 	} else {
 		ua_state_contact_clear(s->state);
+		/* Unregistered: its connection is an ordinary one again. */
+		if (t->from.tcp)
+			ua_transport_keep(s->transport, t->from.conn, 0);
 	}
 	if (granted)
 		osip_message_set_header(resp, "Expires", granted);

@@ -39,6 +39,7 @@ struct tconn {
 	struct tconn *prev, *next; /* the transport's list, while open */
 	int listed, connected, closing, keep;
 	int accepted; /* came in on a listener (not dialed by us) */
+	int spoke;    /* a whole SIP message came on it (not only CR/LF) */
 	/* Reading has stopped; the connection closes once the queue is
 	 * flushed. */
 	int draining;
@@ -265,6 +266,7 @@ static void conn_frames(struct tconn *c)
 			pos += (size_t)n;
 			c->message_ms = 0;
 			if (!keepalive) {
+				c->spoke = 1;
 				t->st.tcp_in++;
 				deliver(c, p, (size_t)n, 0);
 			}
@@ -332,17 +334,21 @@ static void on_conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 	conn_frames(c);
 }
 
-/* At the bound a newcomer takes the place of the accepted connection that
- * has held its slot longest without use: the one whose unfinished message
- * began first (a slow-loris client), else the one idle longest (connected
- * and silent). Kept flows (a registered softphone's), connections we
- * dialed, and any used in the last UA_TCP_EVICT_MS stay; with none left
- * to take, the newcomer is refused. Without this, 64 silent connections
- * locked every TCP client of the ua out for the idle timeout (2 min). */
+/* At the bound a newcomer takes the place of an accepted connection that
+ * holds its slot without speaking SIP: the one whose unfinished message
+ * began first, UA_TCP_EVICT_MS or more ago (a slow-loris client), else the
+ * oldest that has not sent a whole message in UA_TCP_EVICT_MS since it
+ * was accepted (silent, or CR/LF keep-alives only). One that has spoken is
+ * never taken however long it then waits — a softphone waiting for its
+ * REGISTER's answer, a caller's ua waiting on the direct port while the
+ * callee's phone rings — nor are kept flows (a registered softphone's) or
+ * connections we dialed; with none left to take, the newcomer is refused.
+ * Without this, 64 silent connections locked every TCP client of the ua
+ * out for the idle timeout (2 min). */
 static struct tconn *conn_victim(struct ua_transport *t, enum ua_sock sock)
 {
 	uint64_t now = uv_now(t->loop);
-	struct tconn *slow = NULL, *idle = NULL;
+	struct tconn *slow = NULL, *mute = NULL;
 	for (struct tconn *c = t->conns; c; c = c->next) {
 		if (c->sock != sock || !c->accepted || c->keep || c->draining || c->closing)
 			continue;
@@ -350,12 +356,12 @@ static struct tconn *conn_victim(struct ua_transport *t, enum ua_sock sock)
 			if (now - c->message_ms >= UA_TCP_EVICT_MS &&
 			    (!slow || c->message_ms < slow->message_ms))
 				slow = c;
-		} else if (now - c->last_active_ms >= UA_TCP_EVICT_MS &&
-			   (!idle || c->last_active_ms < idle->last_active_ms)) {
-			idle = c;
+		} else if (!c->spoke && now - c->started_ms >= UA_TCP_EVICT_MS &&
+			   (!mute || c->started_ms < mute->started_ms)) {
+			mute = c;
 		}
 	}
-	return slow ? slow : idle;
+	return slow ? slow : mute;
 }
 
 void tcp_on_connection(uv_stream_t *server, int status)
@@ -384,7 +390,7 @@ void tcp_on_connection(uv_stream_t *server, int status)
 		}
 		t->st.connections_evicted++;
 		if (log_ratelimit_ok(&t->log_rl))
-			log_warn("sip: too many TCP connections, closing the one unused longest");
+			log_warn("sip: too many TCP connections, closing one that sent no message");
 		conn_close(victim);
 	}
 	conn_list(c);

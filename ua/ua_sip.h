@@ -38,8 +38,9 @@ typedef void (*ua_transport_recv_fn)(void *ctx, const struct ua_peer *from, cons
  * (slow-loris clients); an idle one after UA_TCP_IDLE_MS. */
 #define UA_TCP_MESSAGE_MS 10000
 #define UA_TCP_IDLE_MS 120000
-/* At the connection bound, an accepted connection unused this long may be
- * closed for a newcomer (sip_tcp.c, conn_victim). */
+/* At the connection bound, an accepted connection that has sent no whole
+ * message this long after it was accepted, or has been this long in the
+ * middle of one, may be closed for a newcomer (sip_tcp.c, conn_victim). */
 #define UA_TCP_EVICT_MS 1000
 
 struct ua_transport;

@@ -234,6 +234,8 @@ void ua_sip_metrics(struct ua_sip *s, struct node_ctl *req)
 			(unsigned long long)st.connections_timed_out);
 	node_ctl_printf(req, "ua_sip_connections_evicted %llu\n",
 			(unsigned long long)st.connections_evicted);
+	node_ctl_printf(req, "ua_sip_connections_refused_per_address %llu\n",
+			(unsigned long long)st.connections_refused_per_address);
 }
 
 int ua_sip_control(struct ua_sip *s, struct node_ctl *req, int argc, char **argv)

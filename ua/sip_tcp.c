@@ -71,6 +71,21 @@ static int addr_equal(const struct sockaddr_storage *a, const struct sockaddr_st
 	return 0;
 }
 
+/* Same IP (either family), any port. */
+static int addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
 static int addr_is_any(const struct sockaddr_storage *a)
 {
 	if (a->ss_family == AF_INET)
@@ -364,6 +379,16 @@ static struct tconn *conn_victim(struct ua_transport *t, enum ua_sock sock)
 	return slow ? slow : mute;
 }
 
+/* Accepted connections on sip_direct from peer's address. */
+static unsigned conn_count_from(const struct ua_transport *t, const struct sockaddr_storage *peer)
+{
+	unsigned n = 0;
+	for (const struct tconn *c = t->conns; c; c = c->next)
+		n += c->sock == UA_SOCK_DIRECT && c->accepted && !c->closing &&
+		     addr_same_host(&c->peer, peer);
+	return n;
+}
+
 void tcp_on_connection(uv_stream_t *server, int status)
 {
 	struct usock *s = server->data;
@@ -376,6 +401,17 @@ void tcp_on_connection(uv_stream_t *server, int status)
 	if (!c)
 		return;
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+		conn_close(c);
+		return;
+	}
+	int len = sizeof(c->peer);
+	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
+	if (s->which == UA_SOCK_DIRECT &&
+	    conn_count_from(t, &c->peer) >= UA_TCP_DIRECT_PER_ADDRESS) {
+		t->st.connections_refused_per_address++;
+		if (log_ratelimit_ok(&t->log_rl))
+			log_warn("sip: too many TCP connections from one address on the direct "
+				 "port, refusing one");
 		conn_close(c);
 		return;
 	}
@@ -396,8 +432,6 @@ void tcp_on_connection(uv_stream_t *server, int status)
 	conn_list(c);
 	c->connected = 1;
 	c->accepted = 1;
-	int len = sizeof(c->peer);
-	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
 	uv_tcp_nodelay(&c->tcp, 1);
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_conn_alloc, on_conn_read) < 0)
 		conn_close(c);

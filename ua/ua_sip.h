@@ -34,6 +34,13 @@ typedef void (*ua_transport_recv_fn)(void *ctx, const struct ua_peer *from, cons
 
 #define UA_TRANSPORT_BUFFER_MAX (64 * 1024)
 #define UA_TRANSPORT_MAX_CONNECTIONS 64
+/* sip_direct faces the network: one address (a host, or a NAT with the
+ * callers behind it) may hold at most this many of its connections, so
+ * one attacker cannot fill the bound with connections that spoke SIP and
+ * are then kept alive (those are never taken for a newcomer). The
+ * loopback-only sip_listen has no such bound: every softphone there comes
+ * from the same address. */
+#define UA_TCP_DIRECT_PER_ADDRESS 16
 /* A TCP connection with no complete message for this long is closed
  * (slow-loris clients); an idle one after UA_TCP_IDLE_MS. */
 #define UA_TCP_MESSAGE_MS 10000
@@ -88,7 +95,7 @@ int ua_transport_address(const struct ua_transport *t, enum ua_sock sock, char *
 /* Counters for `anosip ctl metrics`. */
 struct ua_transport_stats {
 	uint64_t udp_in, tcp_in, sent, send_errors, frame_errors, connections_refused,
-	    connections_timed_out, connections_evicted;
+	    connections_timed_out, connections_evicted, connections_refused_per_address;
 	unsigned connections;
 };
 void ua_transport_get_stats(const struct ua_transport *t, struct ua_transport_stats *st);

@@ -38,6 +38,7 @@ USERS = {
     "bob": ("node-3", "node-11 node-10", False),
 }
 ports = {}  # nick -> SIP listen port
+direct_ports = {}  # nick -> SIP direct port (the one facing the network)
 
 
 def password(nick):
@@ -56,8 +57,10 @@ def testbed():
                 with open(os.open(pw, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
                     f.write(password(nick) + "\n")
                 ports[nick] = free_port()
+                direct_ports[nick] = free_port()
                 extra = ["--sip-listen", f"127.0.0.1:{ports[nick]}", "--sip-direct",
-                         f"127.0.0.1:{free_port()}", "--password-file", pw, "--digest", "MD5"]
+                         f"127.0.0.1:{direct_ports[nick]}", "--password-file", pw,
+                         "--digest", "MD5"]
             run([anosip_bin(), "testbed", "ua", "add", "--dir", tb.dir, nick, "--lighthouse", lh,
                  "--portals", portals, "--log-level", "debug", "--timeout", "30", *extra],
                 timeout=60)
@@ -599,6 +602,58 @@ def silent_tcp_connections_do_not_lock_out_softphones():
         assert alive, "the connection that sent a whole message was closed"
     finally:
         talker.close()
+        for s in conns:
+            s.close()
+    others_fine(t, before)
+
+
+@suite.test
+def one_address_cannot_fill_the_direct_port():
+    """20 TCP connections from 127.0.0.2 to father's direct port (the one
+    callers reach from the network), each sending a whole OPTIONS, so none
+    may be taken for a newcomer: the ua takes 16 from that address and
+    refuses the other 4 at once; a connection from 127.0.0.1 is still
+    taken and answered."""
+    t = testbed()
+    before = t.ua_snapshot()
+    ua = "ua-father"
+    c0 = counters(t, [(ua, "ua_sip_connections_refused_per_address")])
+    conns, refused = [], 0
+
+    def options(s, i):
+        s.sendall((f"OPTIONS sip:father@{DOMAIN} SIP/2.0\r\n"
+                   f"Via: SIP/2.0/TCP 127.0.0.2:5999;branch=z9hG4bKfill{i}\r\n"
+                   f"Max-Forwards: 70\r\nFrom: <sip:father@{DOMAIN}>;tag=f{i}\r\n"
+                   f"To: <sip:father@{DOMAIN}>\r\nCall-ID: fill{i}@test\r\n"
+                   "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = s.recv(4096)
+            if not chunk:
+                return False
+            answer += chunk
+        return True
+
+    try:
+        for i in range(20):
+            s = socket.create_connection(("127.0.0.1", direct_ports["father"]), timeout=5,
+                                         source_address=("127.0.0.2", 0))
+            conns.append(s)
+            try:
+                answered = options(s, i)
+            except OSError:
+                answered = False
+            refused += not answered
+        now = counters(t, c0)
+        counted = now[(ua, "ua_sip_connections_refused_per_address")] - \
+            c0[(ua, "ua_sip_connections_refused_per_address")]
+        print(f"     20 connections from one address: {20 - refused} taken and answered, "
+              f"{refused} closed unanswered, {counted} counted")
+        assert refused == 20 - 16 and counted == refused, (refused, counted)
+        other = socket.create_connection(("127.0.0.1", direct_ports["father"]), timeout=5)
+        conns.append(other)
+        assert options(other, 99), "a connection from another address was not answered"
+    finally:
         for s in conns:
             s.close()
     others_fine(t, before)

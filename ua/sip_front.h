@@ -74,6 +74,7 @@ struct ua_sip {
 	struct ua_sip_stranger_call *strangers; /* decisions pending */
 	unsigned n_strangers;
 	int has_password;
+	uint64_t kept_conn; /* the registered TCP softphone's connection, 0: none */
 	uint8_t ha1_md5[SIP_HA1_MD5_LEN], ha1_sha256[SIP_HA1_SHA256_LEN];
 	uint64_t from_softphone, to_circuit, from_circuit, errors_sent, malformed, redirects,
 	    declines, forged, direct_forwarded, direct_refused, strangers_asked, strangers_accepted;

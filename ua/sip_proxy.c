@@ -373,8 +373,21 @@ int ua_sip_lighthouse_key(void *ctx, const char *id, uint8_t sign_public[32])
 	return 0;
 }
 
+/* The softphone's flow to keep open for incoming calls (conn, or 0 for
+ * none): a TCP softphone is reached over its own connection (RFC 5626),
+ * and only the one it registered last is exempt from the timeouts. */
+static void keep_flow(struct ua_sip *s, uint64_t conn)
+{
+	if (s->kept_conn && s->kept_conn != conn)
+		ua_transport_keep(s->transport, s->kept_conn, 0);
+	s->kept_conn = conn;
+	if (conn)
+		ua_transport_keep(s->transport, conn, 1);
+}
+
 /* A REGISTER's 200: the softphone's own contacts back, with what was
- * granted, and the contact remembered for incoming calls. */
+ * granted, and the contact remembered for incoming calls. Without a
+ * Contact the REGISTER was a query (RFC 3261 §10.2.3): nothing changes. */
 static void registered(struct ua_sip *s, struct ua_sip_tx *t, const osip_message_t *answer,
 		       osip_message_t *resp)
 {
@@ -382,22 +395,18 @@ static void registered(struct ua_sip *s, struct ua_sip_tx *t, const osip_message
 	unsigned expires = granted ? (unsigned)strtoul(granted, NULL, 10) : 0;
 	osip_contact_t *c = NULL;
 	char *uri = NULL;
-	if (osip_message_get_contact(t->request, 0, &c) >= 0 && c && c->url &&
-	    osip_uri_to_str(c->url, &uri) == 0 && expires > 0) {
+	int has_contact = osip_message_get_contact(t->request, 0, &c) >= 0 && c;
+	if (has_contact && c->url && osip_uri_to_str(c->url, &uri) == 0 && expires > 0) {
 		char line[700], source[64] = "";
 		snprintf(line, sizeof(line), "<%s>;expires=%u", uri, expires);
 		osip_message_set_contact(resp, line);
 		util_format_address(&t->from.addr, source, sizeof(source));
 		ua_state_contact_set(s->state, uri, t->from.tcp, source,
 				     util_wall_ms() / 1000 + expires);
-		/* A TCP softphone is reached over its own connection: keep it. */
-		if (t->from.tcp)
-			ua_transport_keep(s->transport, t->from.conn, 1);
-	} else {
+		keep_flow(s, t->from.tcp ? t->from.conn : 0);
+	} else if (has_contact) {
 		ua_state_contact_clear(s->state);
-		/* Unregistered: its connection is an ordinary one again. */
-		if (t->from.tcp)
-			ua_transport_keep(s->transport, t->from.conn, 0);
+		keep_flow(s, 0);
 	}
 	if (granted)
 		osip_message_set_header(resp, "Expires", granted);

@@ -71,7 +71,9 @@ static int addr_equal(const struct sockaddr_storage *a, const struct sockaddr_st
 	return 0;
 }
 
-/* Same IP (either family), any port. */
+/* One host for the per-address bound on sip_direct: the same IPv4
+ * address, or the same IPv6 /64 (a host is usually given a whole /64);
+ * IPv4-mapped addresses compare whole. Any port. */
 static int addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family)
@@ -79,10 +81,12 @@ static int addr_same_host(const struct sockaddr_storage *a, const struct sockadd
 	if (a->ss_family == AF_INET)
 		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
 		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			      &((const struct sockaddr_in6 *)b)->sin6_addr,
-			      sizeof(struct in6_addr)) == 0;
+	if (a->ss_family == AF_INET6) {
+		const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
+		const struct in6_addr *y = &((const struct sockaddr_in6 *)b)->sin6_addr;
+		size_t n = IN6_IS_ADDR_V4MAPPED(x) || IN6_IS_ADDR_V4MAPPED(y) ? 16 : 8;
+		return memcmp(x, y, n) == 0;
+	}
 	return 0;
 }
 
@@ -359,13 +363,15 @@ static void on_conn_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
  * callee's phone rings — nor are kept flows (a registered softphone's) or
  * connections we dialed; with none left to take, the newcomer is refused.
  * Without this, 64 silent connections locked every TCP client of the ua
- * out for the idle timeout (2 min). */
-static struct tconn *conn_victim(struct ua_transport *t, enum ua_sock sock)
+ * out for the idle timeout (2 min). With host, only that host's. */
+static struct tconn *conn_victim(struct ua_transport *t, enum ua_sock sock,
+				 const struct sockaddr_storage *host)
 {
 	uint64_t now = uv_now(t->loop);
 	struct tconn *slow = NULL, *mute = NULL;
 	for (struct tconn *c = t->conns; c; c = c->next) {
-		if (c->sock != sock || !c->accepted || c->keep || c->draining || c->closing)
+		if (c->sock != sock || !c->accepted || c->keep || c->draining || c->closing ||
+		    (host && !addr_same_host(&c->peer, host)))
 			continue;
 		if (c->message_ms) {
 			if (now - c->message_ms >= UA_TCP_EVICT_MS &&
@@ -379,7 +385,7 @@ static struct tconn *conn_victim(struct ua_transport *t, enum ua_sock sock)
 	return slow ? slow : mute;
 }
 
-/* Accepted connections on sip_direct from peer's address. */
+/* Accepted connections on sip_direct from peer's host. */
 static unsigned conn_count_from(const struct ua_transport *t, const struct sockaddr_storage *peer)
 {
 	unsigned n = 0;
@@ -387,6 +393,28 @@ static unsigned conn_count_from(const struct ua_transport *t, const struct socka
 		n += c->sock == UA_SOCK_DIRECT && c->accepted && !c->closing &&
 		     addr_same_host(&c->peer, peer);
 	return n;
+}
+
+/* At a bound (host's, or the socket's when host is NULL): closes a
+ * connection that holds its slot without speaking SIP, or counts a
+ * refusal in *refused and returns -EBUSY. */
+static int make_room(struct ua_transport *t, enum ua_sock sock, const struct sockaddr_storage *host,
+		     uint64_t *refused)
+{
+	struct tconn *victim = conn_victim(t, sock, host);
+	if (!victim) {
+		(*refused)++;
+		if (log_ratelimit_ok(&t->log_rl))
+			log_warn("sip: too many TCP connections%s, refusing one",
+				 host ? " from one address on the direct port" : "");
+		return -EBUSY;
+	}
+	t->st.connections_evicted++;
+	if (log_ratelimit_ok(&t->log_rl))
+		log_warn("sip: too many TCP connections%s, closing one that sent no message",
+			 host ? " from one address on the direct port" : "");
+	conn_close(victim);
+	return 0;
 }
 
 void tcp_on_connection(uv_stream_t *server, int status)
@@ -400,34 +428,21 @@ void tcp_on_connection(uv_stream_t *server, int status)
 	struct tconn *c = conn_new(t, s->which);
 	if (!c)
 		return;
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
-		conn_close(c);
-		return;
-	}
 	int len = sizeof(c->peer);
-	uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len);
-	if (s->which == UA_SOCK_DIRECT &&
-	    conn_count_from(t, &c->peer) >= UA_TCP_DIRECT_PER_ADDRESS) {
-		t->st.connections_refused_per_address++;
-		if (log_ratelimit_ok(&t->log_rl))
-			log_warn("sip: too many TCP connections from one address on the direct "
-				 "port, refusing one");
+	/* Without its peer's address a connection is already gone (and would
+	 * escape the per-address bound). */
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 ||
+	    uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) < 0) {
 		conn_close(c);
 		return;
 	}
-	if (t->sock_conns[s->which] >= UA_TRANSPORT_MAX_CONNECTIONS) {
-		struct tconn *victim = conn_victim(t, s->which);
-		if (!victim) {
-			t->st.connections_refused++;
-			if (log_ratelimit_ok(&t->log_rl))
-				log_warn("sip: too many TCP connections, refusing one");
-			conn_close(c);
-			return;
-		}
-		t->st.connections_evicted++;
-		if (log_ratelimit_ok(&t->log_rl))
-			log_warn("sip: too many TCP connections, closing one that sent no message");
-		conn_close(victim);
+	if ((s->which == UA_SOCK_DIRECT &&
+	     conn_count_from(t, &c->peer) >= UA_TCP_DIRECT_PER_ADDRESS &&
+	     make_room(t, s->which, &c->peer, &t->st.connections_refused_per_address) < 0) ||
+	    (t->sock_conns[s->which] >= UA_TRANSPORT_MAX_CONNECTIONS &&
+	     make_room(t, s->which, NULL, &t->st.connections_refused) < 0)) {
+		conn_close(c);
+		return;
 	}
 	conn_list(c);
 	c->connected = 1;

@@ -501,7 +501,7 @@ def slow_loris_sip_client_is_cut_off():
         message = request_bytes()
         # One byte per connection per second, until the ua has closed them.
         step, closed = 0, set()
-        while time.monotonic() - start < 16 and len(closed) < len(conns):
+        while time.monotonic() - start < 30 and len(closed) < len(conns):
             for i, s in enumerate(conns):
                 if i in closed:
                     continue
@@ -613,11 +613,14 @@ def one_address_cannot_fill_the_direct_port():
     callers reach from the network), each sending a whole OPTIONS, so none
     may be taken for a newcomer: the ua takes 16 from that address and
     refuses the other 4 at once; a connection from 127.0.0.1 is still
-    taken and answered."""
+    taken and answered. Then 16 silent connections from 127.0.0.3: a 17th
+    from there takes the place of one of them (the bound is no lock-out
+    for an address that shares a NAT with a silent attacker)."""
     t = testbed()
     before = t.ua_snapshot()
     ua = "ua-father"
-    c0 = counters(t, [(ua, "ua_sip_connections_refused_per_address")])
+    c0 = counters(t, [(ua, "ua_sip_connections_refused_per_address"),
+                      (ua, "ua_sip_connections_evicted")])
     conns, refused = [], 0
 
     def options(s, i):
@@ -653,6 +656,19 @@ def one_address_cannot_fill_the_direct_port():
         other = socket.create_connection(("127.0.0.1", direct_ports["father"]), timeout=5)
         conns.append(other)
         assert options(other, 99), "a connection from another address was not answered"
+        silent = [socket.create_connection(("127.0.0.1", direct_ports["father"]), timeout=5,
+                                           source_address=("127.0.0.3", 0)) for _ in range(16)]
+        conns.extend(silent)
+        time.sleep(1.5)
+        late = socket.create_connection(("127.0.0.1", direct_ports["father"]), timeout=5,
+                                        source_address=("127.0.0.3", 0))
+        conns.append(late)
+        assert options(late, 98), "a newcomer beside 16 silent connections was not answered"
+        now = counters(t, c0)
+        grown = {k[1]: now[k] - c0[k] for k in c0}
+        print(f"     16 silent and one talking from another address: {grown}")
+        assert grown == {"ua_sip_connections_refused_per_address": 4,
+                         "ua_sip_connections_evicted": 1}, grown
     finally:
         for s in conns:
             s.close()

@@ -12,6 +12,7 @@
 #include "sim/sim.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (population_fd < 0)
 		abort();
 	snprintf(population_path, sizeof(population_path), "/proc/self/fd/%d", population_fd);
+	/* The loader opens the file by that path: without /proc every input
+	 * would stop before the parser, and the target would run blind. */
+	int fd = -1;
+	if (pwrite(population_fd, "#", 1, 0) != 1 || (fd = open(population_path, O_RDONLY)) < 0)
+		fuzz_fail("fuzz_sim_input: the in-memory population file cannot be opened by path");
+	close(fd);
 	return 0;
 }
 
@@ -99,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	parse_options(data, size);
 
 	if (write_population(data, size) < 0)
-		return 0;
+		fuzz_fail("fuzz_sim_input: writing the in-memory population file failed");
 	struct sim_world *w = NULL;
 	char err[256];
 	if (sim_world_new(world_topo, SIM_POLICY_TREE, &w, err, sizeof(err)) == 0) {

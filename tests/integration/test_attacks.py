@@ -541,6 +541,23 @@ def slow_loris_sip_client_is_cut_off():
     others_fine(t, before)
 
 
+def options_answered(s, tag):
+    """Sends one whole OPTIONS on TCP socket s; True once an answer's head
+    is read, False if the ua closes the connection instead."""
+    s.sendall((f"OPTIONS sip:father@{DOMAIN} SIP/2.0\r\n"
+               f"Via: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bK{tag}\r\n"
+               f"Max-Forwards: 70\r\nFrom: <sip:father@{DOMAIN}>;tag={tag}\r\n"
+               f"To: <sip:father@{DOMAIN}>\r\nCall-ID: {tag}@test\r\n"
+               "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = s.recv(4096)
+        if not chunk:
+            return False
+        answer += chunk
+    return True
+
+
 @suite.test
 def silent_tcp_connections_do_not_lock_out_softphones():
     """A TCP connection to father's SIP port that sends one whole OPTIONS,
@@ -556,17 +573,9 @@ def silent_tcp_connections_do_not_lock_out_softphones():
     conns = []
     talker = socket.create_connection(("127.0.0.1", ports["father"]), timeout=5)
     try:
-        talker.sendall((f"OPTIONS sip:father@{DOMAIN} SIP/2.0\r\n"
-                        "Via: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKtalker\r\n"
-                        f"Max-Forwards: 70\r\nFrom: <sip:father@{DOMAIN}>;tag=t\r\n"
-                        f"To: <sip:father@{DOMAIN}>\r\nCall-ID: talker@test\r\n"
-                        "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode())
         # Its answer read, it is idle from then on, longer than any other.
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = talker.recv(4096)
-            assert chunk, "the ua closed the connection instead of answering OPTIONS"
-            answer += chunk
+        assert options_answered(talker, "talker"), \
+            "the ua closed the connection instead of answering OPTIONS"
         time.sleep(0.2)
         for _ in range(70):
             conns.append(socket.create_connection(("127.0.0.1", ports["father"]), timeout=5))
@@ -623,27 +632,13 @@ def one_address_cannot_fill_the_direct_port():
                       (ua, "ua_sip_connections_evicted")])
     conns, refused = [], 0
 
-    def options(s, i):
-        s.sendall((f"OPTIONS sip:father@{DOMAIN} SIP/2.0\r\n"
-                   f"Via: SIP/2.0/TCP 127.0.0.2:5999;branch=z9hG4bKfill{i}\r\n"
-                   f"Max-Forwards: 70\r\nFrom: <sip:father@{DOMAIN}>;tag=f{i}\r\n"
-                   f"To: <sip:father@{DOMAIN}>\r\nCall-ID: fill{i}@test\r\n"
-                   "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode())
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = s.recv(4096)
-            if not chunk:
-                return False
-            answer += chunk
-        return True
-
     try:
         for i in range(20):
             s = socket.create_connection(("127.0.0.1", direct_ports["father"]), timeout=5,
                                          source_address=("127.0.0.2", 0))
             conns.append(s)
             try:
-                answered = options(s, i)
+                answered = options_answered(s, f"fill{i}")
             except OSError:
                 answered = False
             refused += not answered
@@ -655,7 +650,7 @@ def one_address_cannot_fill_the_direct_port():
         assert refused == 20 - 16 and counted == refused, (refused, counted)
         other = socket.create_connection(("127.0.0.1", direct_ports["father"]), timeout=5)
         conns.append(other)
-        assert options(other, 99), "a connection from another address was not answered"
+        assert options_answered(other, "other"), "a connection from elsewhere was not answered"
         silent = [socket.create_connection(("127.0.0.1", direct_ports["father"]), timeout=5,
                                            source_address=("127.0.0.3", 0)) for _ in range(16)]
         conns.extend(silent)
@@ -663,7 +658,7 @@ def one_address_cannot_fill_the_direct_port():
         late = socket.create_connection(("127.0.0.1", direct_ports["father"]), timeout=5,
                                         source_address=("127.0.0.3", 0))
         conns.append(late)
-        assert options(late, 98), "a newcomer beside 16 silent connections was not answered"
+        assert options_answered(late, "late"), "a newcomer beside 16 silent ones was not answered"
         now = counters(t, c0)
         grown = {k[1]: now[k] - c0[k] for k in c0}
         print(f"     16 silent and one talking from another address: {grown}")

@@ -370,7 +370,7 @@ static struct tconn *conn_victim(struct ua_transport *t, enum ua_sock sock,
 	uint64_t now = uv_now(t->loop);
 	struct tconn *slow = NULL, *mute = NULL;
 	for (struct tconn *c = t->conns; c; c = c->next) {
-		if (c->sock != sock || !c->accepted || c->keep || c->draining || c->closing ||
+		if (c->sock != sock || !c->accepted || c->keep || c->draining ||
 		    (host && !addr_same_host(&c->peer, host)))
 			continue;
 		if (c->message_ms) {
@@ -385,13 +385,13 @@ static struct tconn *conn_victim(struct ua_transport *t, enum ua_sock sock,
 	return slow ? slow : mute;
 }
 
-/* Accepted connections on sip_direct from peer's host. */
+/* Accepted connections on sip_direct from peer's host (closing ones have
+ * left the list, see conn_close). */
 static unsigned conn_count_from(const struct ua_transport *t, const struct sockaddr_storage *peer)
 {
 	unsigned n = 0;
 	for (const struct tconn *c = t->conns; c; c = c->next)
-		n += c->sock == UA_SOCK_DIRECT && c->accepted && !c->closing &&
-		     addr_same_host(&c->peer, peer);
+		n += c->sock == UA_SOCK_DIRECT && c->accepted && addr_same_host(&c->peer, peer);
 	return n;
 }
 

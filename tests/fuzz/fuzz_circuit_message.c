@@ -257,7 +257,6 @@ static int expected_certificate(const uint8_t *in, size_t len, uint64_t now,
 	return rc;
 }
 
-/* SHA-256(context || SHA-256(message) || SHA-256(certificate) || sealed). */
 struct verdict {
 	int rc;
 	char callee[CIRC_NICKNAME_MAX + 1];
